@@ -83,7 +83,10 @@ void wasitls_error_prefix(wasitls_error *err, const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old[0] ? old : wasitls_strerror(err->code));
+    /* truncation is acceptable: the message stays NUL-terminated */
+    if (snprintf(err->msg, sizeof err->msg, "%s: %s", pre,
+                 old[0] ? old : wasitls_strerror(err->code)) < 0)
+        err->msg[0] = '\0';
 }
 
 const char *wasitls_error_format(const wasitls_error *err, char *buf, size_t len)
