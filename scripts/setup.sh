@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config
   wabt tcc libtcc-dev
   libssl-dev openssl libgnutls28-dev gnutls-bin
-  clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
+  clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   nodejs npm
   nginx-light redis-server postgresql
   procps psmisc
