@@ -143,12 +143,22 @@ int wasitls_ostream_free(wasitls_ostream *s) WASITLS_MUST_CHECK;
 wasitls_pollable *wasitls_istream_subscribe(wasitls_istream *s);
 wasitls_pollable *wasitls_ostream_subscribe(wasitls_ostream *s);
 
-/* Streams over a non-blocking fd the caller gives up (closed on destroy unless `borrowed`),
- * used for sockets, pipes and stdio. */
+/* Streams over an fd (closed on destroy unless `borrowed`), used for sockets, pipes and stdio.
+ * They never block: sockets use MSG_DONTWAIT; an fd the caller gives up is made O_NONBLOCK; a
+ * borrowed blocking pipe or terminal (the host's stdio, shared with other processes) is left
+ * as it is and read only after poll(2) reports POLLIN, written PIPE_BUF bytes at a time after
+ * POLLOUT. Output is buffered (64 KiB) so that write accepts everything check_write promised;
+ * a failure is reported once (then WASITLS_E_CLOSED); a reader that went away (EPIPE) is
+ * WASITLS_E_CLOSED. Creating an output stream over a non-socket sets SIGPIPE to SIG_IGN if it
+ * was SIG_DFL, so that such a write becomes a stream error instead of killing the host. */
 wasitls_istream *wasitls_istream_fd(int fd, bool borrowed);
 wasitls_ostream *wasitls_ostream_fd(int fd, bool borrowed);
 
-/* Blocking helpers on the event loop (blocking-read, blocking-write-and-flush, ...). */
+/* Blocking helpers on the event loop. read_blocking waits until read returns non-zero (data,
+ * WASITLS_E_CLOSED or an error; len 0 returns 0 at once). write_all writes every byte, waiting
+ * on check_write as needed, without flushing; flush_blocking flushes and waits until the flush
+ * completed (blocking-write-and-flush = write_all + flush_blocking). A wait that can never end
+ * (an object not ready that names nothing to wait on) returns WASITLS_E_INTERNAL. */
 int64_t wasitls_istream_read_blocking(wasitls_istream *s, uint8_t *buf, size_t len,
                                       wasitls_ioerr **err);
 int wasitls_ostream_write_all(wasitls_ostream *s, const uint8_t *buf, size_t len,
