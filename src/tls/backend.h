@@ -1,0 +1,86 @@
+/* The TLS backend table. A backend turns ciphertext into plaintext and back in memory and
+ * never touches a file descriptor: the core (conn.c) feeds it the bytes it read from the
+ * underlying stream and drains the records it produced. Adding a backend means writing one
+ * such table and listing it in backends.c; the core does not change.
+ *
+ * The table only grows: append fields at the end and bump WASITLS__TLS_BACKEND_VERSION; the
+ * core checks `version` before using a field added later.
+ *
+ * Return conventions: 0 or a count on success; WASITLS_E_AGAIN when the backend needs more
+ * ciphertext input; WASITLS_E_CLOSED when the peer sent close_notify; any other negative
+ * WASITLS_E_* with `err` filled in words a person can act on.
+ */
+#ifndef WASITLS__TLS_BACKEND_H
+#define WASITLS__TLS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasitls/error.h"
+#include "wasitls/tls.h"
+
+#define WASITLS__TLS_BACKEND_VERSION 1
+
+/* Options of a server context: used by the test suite (a server over buffers made with the
+ * same library) and kept here for a later server side. */
+typedef struct wasitls__tls_server_opts {
+    const char *cert_chain_file; /* PEM: leaf first, then intermediates */
+    const char *key_file;        /* PEM private key */
+    uint16_t min_version, max_version;
+} wasitls__tls_server_opts;
+
+typedef struct wasitls__tls_backend {
+    uint32_t version;
+    const char *name;
+    bool (*is_available)(void);
+
+    /* Client policy: trust anchors, versions. cfg has been normalised (versions filled). */
+    int (*ctx_new)(const wasitls_tls_config *cfg, void **ctx, wasitls_error *err);
+    int (*server_ctx_new)(const wasitls__tls_server_opts *opts, void **ctx, wasitls_error *err);
+    void (*ctx_free)(void *ctx);
+
+    /* A client session for server_name (already validated: a DNS name, or an IP literal when
+     * is_ip, which gets no SNI and is checked against IP SANs). */
+    int (*client_new)(void *ctx, const char *server_name, bool is_ip, void **sess,
+                      wasitls_error *err);
+    int (*server_new)(void *ctx, void **sess, wasitls_error *err);
+    /* Frees the session and wipes its secrets. */
+    void (*sess_free)(void *sess);
+
+    /* Ciphertext in: the backend keeps all of it (it buffers until consumed). */
+    int (*put_cipher)(void *sess, const uint8_t *buf, size_t len);
+    /* Ciphertext out: bytes of records waiting to be sent, and taking up to len of them. */
+    size_t (*cipher_pending)(void *sess);
+    size_t (*get_cipher)(void *sess, uint8_t *buf, size_t len);
+
+    /* One handshake step: 0 done, WASITLS_E_AGAIN needs input (records to send may be
+     * pending), or a failure. */
+    int (*handshake)(void *sess, wasitls_error *err);
+    /* Plaintext out: > 0 bytes, WASITLS_E_AGAIN, WASITLS_E_CLOSED, or a failure. */
+    int64_t (*read)(void *sess, uint8_t *buf, size_t len, wasitls_error *err);
+    /* Plaintext in: encrypts all len bytes into pending records. 0 or a failure. */
+    int (*write)(void *sess, const uint8_t *buf, size_t len, wasitls_error *err);
+    /* Queues close_notify. */
+    int (*close_notify)(void *sess, wasitls_error *err);
+    /* "TLSv1.3" etc. once established. */
+    const char *(*version_name)(void *sess);
+} wasitls__tls_backend;
+
+/* Registry (backends.c). */
+size_t wasitls__tls_backend_count(void);
+const wasitls__tls_backend *wasitls__tls_backend_at(size_t i);
+const wasitls__tls_backend *wasitls__tls_backend_find(const char *name);
+
+/* Helpers shared by backends (util.c). */
+/* "expired on 2024-01-02 03:04:05 UTC"-style dates from a struct tm in UTC. */
+void wasitls__tls_fmt_tm(char *buf, size_t len, const void *tm_utc);
+/* True when s is an IPv4 or IPv6 literal. */
+bool wasitls__tls_is_ip(const char *s);
+/* Checks a DNS server name (non-empty, <= 253, labels of [A-Za-z0-9-_] 1..63, no leading or
+ * trailing hyphen, optional trailing dot). Fills err when invalid. */
+int wasitls__tls_check_dns_name(const char *s, size_t len, wasitls_error *err);
+/* Names of TLS protocol versions for messages ("TLS 1.2"). */
+const char *wasitls__tls_version_str(uint16_t v);
+
+#endif

@@ -1,0 +1,752 @@
+/* The TLS connection state machine: moves ciphertext between a backend session and the
+ * underlying host streams, runs the handshake whenever someone asks for progress (a pollable's
+ * ready(), a read, a status query), and exposes the plaintext side as ordinary host streams.
+ * Nothing here knows about the component model, so a 0.3 binding can drive the same object.
+ *
+ * Errors are sticky and kept as text: every caller that asks after a failure gets a new
+ * wasitls_ioerr with the same words.
+ *   fail   fatal (handshake failure, timeout, TLS protocol error, alert): both directions
+ *   rd     read side ended: WASITLS_E_CLOSED after close_notify, truncation, transport error
+ *   wr     write side: transport write error
+ */
+#include "backend.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH_CAP (64 * 1024)  /* one read from / write to the underlying stream */
+#define LOOK_CAP (16 * 1024)     /* plaintext read ahead by ready() (one record at most) */
+#define PLAIN_ROOM (64 * 1024)   /* what check-write grants at a time */
+#define OUT_HIGH (256 * 1024)    /* records waiting beyond this: check-write says 0 */
+
+struct wasitls_tls_ctx {
+    atomic_uint refs;
+    const wasitls__tls_backend *be;
+    void *bctx;
+    uint32_t timeout_ms;
+};
+
+enum { ST_HANDSHAKE, ST_OPEN, ST_FAILED };
+
+struct wasitls_tls_conn {
+    uint32_t refs;
+    wasitls_tls_ctx *ctx;
+    const wasitls__tls_backend *be;
+    void *sess;
+    wasitls_istream *tin;
+    wasitls_ostream *tout;
+    int state;
+    uint64_t deadline;
+    int fail_code;
+    char *fail_msg;
+    int rd_code;
+    char *rd_msg;
+    int wr_code;
+    char *wr_msg;
+    bool tin_eof;
+    bool out_closed;
+    bool flushing;   /* the plaintext stream asked for a flush that has not completed */
+    bool tout_busy;  /* the underlying stream still holds records (its check-write was 0) */
+    bool in_taken, out_taken;
+    uint8_t *scratch;
+    uint8_t *look;
+    size_t look_off, look_len;
+    char version[16];
+};
+
+/* ---- contexts ---- */
+
+void wasitls_tls_config_init(wasitls_tls_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wasitls_error *err)
+{
+    wasitls_tls_config n = *cfg;
+    const wasitls__tls_backend *be = wasitls__tls_backend_find(cfg->backend);
+    *out = NULL;
+    if (!be) {
+        char names[128] = "";
+        for (size_t i = 0; i < wasitls__tls_backend_count(); i++) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "",
+                     wasitls__tls_backend_at(i)->name);
+        }
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "unknown TLS backend '%s' (this build has: %s)", cfg->backend,
+                                 names);
+    }
+    if (be->version < 1 || !be->is_available())
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the TLS backend '%s' is not usable on this machine", be->name);
+    if (!n.min_version)
+        n.min_version = WASITLS_TLS_VERSION_1_2;
+    if (!n.max_version)
+        n.max_version = WASITLS_TLS_VERSION_1_3;
+    if ((n.min_version != WASITLS_TLS_VERSION_1_2 && n.min_version != WASITLS_TLS_VERSION_1_3) ||
+        (n.max_version != WASITLS_TLS_VERSION_1_2 && n.max_version != WASITLS_TLS_VERSION_1_3) ||
+        n.min_version > n.max_version)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "unsupported TLS version range 0x%04x..0x%04x (TLS 1.2 and 1.3 "
+                                 "are supported)",
+                                 n.min_version, n.max_version);
+    if (!n.handshake_timeout_ms)
+        n.handshake_timeout_ms = WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    wasitls_tls_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    int ret = be->ctx_new(&n, &ctx->bctx, err);
+    if (ret < 0) {
+        free(ctx);
+        return ret;
+    }
+    atomic_init(&ctx->refs, 1);
+    ctx->be = be;
+    ctx->timeout_ms = n.handshake_timeout_ms;
+    *out = ctx;
+    return 0;
+}
+
+void wasitls_tls_ctx_free(wasitls_tls_ctx *ctx)
+{
+    if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
+        return;
+    ctx->be->ctx_free(ctx->bctx);
+    free(ctx);
+}
+
+const char *wasitls_tls_ctx_backend(const wasitls_tls_ctx *ctx)
+{
+    return ctx->be->name;
+}
+
+/* ---- errors ---- */
+
+static void set_msg(int *code, char **msg, int c, const char *fmt, ...) WASITLS_PRINTF(4, 5);
+static void set_msg(int *code, char **msg, int c, const char *fmt, ...)
+{
+    if (*code)
+        return; /* the first failure is the one that explains the rest */
+    *code = c;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(msg, fmt, ap) < 0)
+        *msg = NULL;
+    va_end(ap);
+}
+
+static void fail(wasitls_tls_conn *c, int code, const char *msg)
+{
+    set_msg(&c->fail_code, &c->fail_msg, code, "%s", msg && *msg ? msg : wasitls_strerror(code));
+    c->state = ST_FAILED;
+}
+
+static int report(int code, const char *msg, wasitls_ioerr **err)
+{
+    if (err)
+        *err = wasitls_ioerr_new(code, 0, "%s", msg ? msg : wasitls_strerror(code));
+    return code;
+}
+
+/* ---- moving ciphertext ---- */
+
+/* Hands as many pending records to the underlying stream as it takes now, and flushes that
+ * stream after each batch: records are sent at once (plaintext buffering is the application's
+ * business), and a flushing stream's check-write of 0 tells us it still holds bytes, which it
+ * only pushes out when asked again (tout_busy). */
+static void drain_out(wasitls_tls_conn *c)
+{
+    while (!c->wr_code) {
+        wasitls_ioerr *e = NULL;
+        int64_t room = c->tout->ops->check_write(c->tout, &e);
+        int r = 0;
+        if (room == 0) {
+            c->tout_busy = true;
+            return;
+        }
+        if (room > 0) {
+            c->tout_busy = false;
+            size_t pending = c->be->cipher_pending(c->sess);
+            if (pending == 0)
+                return;
+            size_t k = pending < (size_t)room ? pending : (size_t)room;
+            if (k > SCRATCH_CAP)
+                k = SCRATCH_CAP;
+            k = c->be->get_cipher(c->sess, c->scratch, k);
+            if (k == 0)
+                return;
+            r = c->tout->ops->write(c->tout, c->scratch, k, &e);
+            if (r == 0)
+                r = c->tout->ops->flush(c->tout, &e);
+            c->tout_busy = true;
+        } else {
+            r = (int)room;
+        }
+        if (r < 0) {
+            set_msg(&c->wr_code, &c->wr_msg, r == WASITLS_E_CLOSED ? WASITLS_E_IO : r,
+                    "cannot send to the server: %s",
+                    e ? wasitls_ioerr_message(e)
+                      : (r == WASITLS_E_CLOSED ? "the connection's output is closed"
+                                               : wasitls_strerror(r)));
+            wasitls_ioerr_free(e);
+            return;
+        }
+    }
+}
+
+/* True while records wait in the backend or in the underlying stream. */
+static bool out_blocked(wasitls_tls_conn *c)
+{
+    return !c->wr_code && (c->tout_busy || c->be->cipher_pending(c->sess) > 0);
+}
+
+/* Reads once from the underlying stream into the backend: > 0 fed, 0 nothing now,
+ * WASITLS_E_CLOSED at EOF, other negative on a transport error (rd set). */
+static int64_t feed_in(wasitls_tls_conn *c)
+{
+    if (c->tin_eof)
+        return WASITLS_E_CLOSED;
+    if (c->rd_code && c->rd_code != WASITLS_E_CLOSED)
+        return c->rd_code;
+    wasitls_ioerr *e = NULL;
+    int64_t n = c->tin->ops->read(c->tin, c->scratch, SCRATCH_CAP, &e);
+    if (n > 0) {
+        if (c->be->put_cipher(c->sess, c->scratch, (size_t)n) < 0) {
+            fail(c, WASITLS_E_NOMEM, "out of memory buffering TLS records");
+            return WASITLS_E_NOMEM;
+        }
+        return n;
+    }
+    if (n == WASITLS_E_CLOSED) {
+        c->tin_eof = true;
+        return n;
+    }
+    if (n < 0)
+        set_msg(&c->rd_code, &c->rd_msg, (int)n, "cannot receive from the server: %s",
+                e ? wasitls_ioerr_message(e) : wasitls_strerror((int)n));
+    wasitls_ioerr_free(e);
+    return n;
+}
+
+static void handshake_step(wasitls_tls_conn *c)
+{
+    while (c->state == ST_HANDSHAKE) {
+        if (wasitls_now_ns() >= c->deadline) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "TLS handshake timed out after %g s",
+                     c->ctx->timeout_ms / 1000.0);
+            fail(c, WASITLS_E_TIMEOUT, msg);
+            break;
+        }
+        wasitls_error e;
+        wasitls_error_clear(&e);
+        int r = c->be->handshake(c->sess, &e);
+        drain_out(c); /* also on failure: our alert tells the server why */
+        if (r == 0) {
+            c->state = ST_OPEN;
+            snprintf(c->version, sizeof c->version, "%s", c->be->version_name(c->sess));
+            break;
+        }
+        if (r != WASITLS_E_AGAIN) {
+            fail(c, r, e.msg);
+            break;
+        }
+        if (c->wr_code) {
+            fail(c, c->wr_code, c->wr_msg);
+            break;
+        }
+        int64_t n = feed_in(c);
+        if (n > 0)
+            continue;
+        if (n == WASITLS_E_CLOSED)
+            fail(c, WASITLS_E_TLS_HANDSHAKE,
+                 "the server closed the connection during the TLS handshake (is it a TLS "
+                 "server? does it accept this client's TLS versions and ciphers?)");
+        else if (n < 0)
+            fail(c, c->rd_code ? c->rd_code : (int)n,
+                 c->rd_msg ? c->rd_msg : "the connection failed during the TLS handshake");
+        break;
+    }
+}
+
+/* What every not-ready object of this connection waits on. */
+static void conn_wait(wasitls_tls_conn *c, wasitls_waitset *ws, bool for_output)
+{
+    if (c->state == ST_FAILED) {
+        wasitls_waitset_now(ws);
+        return;
+    }
+    bool blocked = c->sess && out_blocked(c);
+    if (c->state == ST_HANDSHAKE) {
+        wasitls_waitset_deadline(ws, c->deadline);
+        if (!c->tin_eof && !c->rd_code)
+            c->tin->ops->wait_on(c->tin, ws);
+    } else if (for_output) {
+        if (c->wr_code || c->out_closed || !blocked)
+            wasitls_waitset_now(ws);
+    } else {
+        if (c->rd_code || c->tin_eof)
+            wasitls_waitset_now(ws);
+        else
+            c->tin->ops->wait_on(c->tin, ws);
+    }
+    if (blocked)
+        c->tout->ops->wait_on(c->tout, ws);
+}
+
+/* ---- connections ---- */
+
+int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len,
+                           wasitls_istream *in, wasitls_ostream *out, wasitls_tls_conn **conn)
+{
+    wasitls_tls_conn *c = calloc(1, sizeof *c);
+    char *z = malloc(len + 1);
+    uint8_t *scratch = malloc(SCRATCH_CAP);
+    if (!c || !z || !scratch) {
+        free(c);
+        free(z);
+        free(scratch);
+        return WASITLS_E_NOMEM;
+    }
+    memcpy(z, name, len);
+    z[len] = '\0';
+    c->refs = 1;
+    c->ctx = ctx;
+    atomic_fetch_add(&ctx->refs, 1);
+    c->be = ctx->be;
+    c->tin = in;
+    c->tout = out;
+    c->scratch = scratch;
+    c->state = ST_HANDSHAKE;
+    c->deadline = wasitls_now_ns() + (uint64_t)ctx->timeout_ms * 1000000u;
+
+    wasitls_error e;
+    wasitls_error_clear(&e);
+    bool is_ip = len > 0 && !memchr(name, '\0', len) && wasitls__tls_is_ip(z);
+    int r = is_ip ? 0 : wasitls__tls_check_dns_name(name, len, &e);
+    if (r == 0)
+        r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
+    if (r < 0)
+        fail(c, r == WASITLS_E_INVAL ? WASITLS_E_TLS_CONFIG : r, e.msg);
+    free(z);
+    *conn = c;
+    return 0;
+}
+
+void wasitls_tls_conn_ref(wasitls_tls_conn *c)
+{
+    c->refs++;
+}
+
+void wasitls_tls_conn_release(wasitls_tls_conn *c)
+{
+    if (!c || --c->refs > 0)
+        return;
+    if (c->sess && c->state == ST_OPEN && !c->out_closed && !c->wr_code) {
+        /* A polite goodbye if the stream takes it now; never wait here. */
+        wasitls_error e;
+        if (c->be->close_notify(c->sess, &e) == 0)
+            drain_out(c);
+    }
+    if (c->sess)
+        c->be->sess_free(c->sess);
+    /* The underlying streams were handed over without children (the binding checks). */
+    if (wasitls_istream_free(c->tin) < 0)
+        c->tin->ops->destroy(c->tin);
+    if (wasitls_ostream_free(c->tout) < 0)
+        c->tout->ops->destroy(c->tout);
+    if (c->look) {
+        explicit_bzero(c->look, LOOK_CAP);
+        free(c->look);
+    }
+    explicit_bzero(c->scratch, SCRATCH_CAP);
+    free(c->scratch);
+    free(c->fail_msg);
+    free(c->rd_msg);
+    free(c->wr_msg);
+    wasitls_tls_ctx_free(c->ctx);
+    free(c);
+}
+
+int wasitls_tls_conn_handshake(wasitls_tls_conn *c, wasitls_ioerr **err)
+{
+    handshake_step(c);
+    if (c->state == ST_OPEN)
+        return 0;
+    if (c->state == ST_FAILED)
+        return report(c->fail_code, c->fail_msg, err);
+    return WASITLS_E_AGAIN;
+}
+
+const char *wasitls_tls_conn_version(const wasitls_tls_conn *c)
+{
+    return c->version;
+}
+
+/* ---- the handshake pollable ---- */
+
+typedef struct hs_pollable {
+    wasitls_pollable base;
+    wasitls_tls_conn *c;
+    uint32_t *children;
+} hs_pollable;
+
+static bool hs_ready(wasitls_pollable *p)
+{
+    wasitls_tls_conn *c = ((hs_pollable *)p)->c;
+    handshake_step(c);
+    return c->state != ST_HANDSHAKE;
+}
+
+static void hs_wait_on(wasitls_pollable *p, wasitls_waitset *ws)
+{
+    conn_wait(((hs_pollable *)p)->c, ws, false);
+}
+
+static void hs_destroy(wasitls_pollable *p)
+{
+    hs_pollable *h = (hs_pollable *)p;
+    if (h->children)
+        (*h->children)--;
+    wasitls_tls_conn_release(h->c);
+    free(h);
+}
+
+static const wasitls_pollable_ops hs_ops = {
+    .version = WASITLS_IO_OPS_VERSION,
+    .ready = hs_ready,
+    .wait_on = hs_wait_on,
+    .destroy = hs_destroy,
+};
+
+wasitls_pollable *wasitls_tls_conn_subscribe(wasitls_tls_conn *c, uint32_t *children)
+{
+    hs_pollable *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->base.ops = &hs_ops;
+    h->c = c;
+    h->children = children;
+    c->refs++;
+    if (children)
+        (*children)++;
+    return &h->base;
+}
+
+/* ---- plaintext input ---- */
+
+typedef struct tls_istream {
+    wasitls_istream base;
+    wasitls_tls_conn *c;
+} tls_istream;
+
+static int64_t conn_read(wasitls_tls_conn *c, uint8_t *buf, size_t len, wasitls_ioerr **err)
+{
+    if (c->state == ST_HANDSHAKE)
+        handshake_step(c);
+    if (c->state == ST_HANDSHAKE)
+        return 0;
+    for (;;) {
+        if (c->state == ST_FAILED)
+            return report(c->fail_code, c->fail_msg, err);
+        if (c->rd_code == WASITLS_E_CLOSED)
+            return WASITLS_E_CLOSED;
+        if (c->rd_code)
+            return report(c->rd_code, c->rd_msg, err);
+        wasitls_error e;
+        wasitls_error_clear(&e);
+        int64_t r = c->be->read(c->sess, buf, len, &e);
+        drain_out(c); /* e.g. a TLS 1.3 key update answered */
+        if (r > 0)
+            return r;
+        if (r == WASITLS_E_CLOSED) {
+            c->rd_code = WASITLS_E_CLOSED;
+            continue;
+        }
+        if (r != WASITLS_E_AGAIN) {
+            fail(c, (int)r, e.msg);
+            continue;
+        }
+        int64_t n = feed_in(c);
+        if (n > 0)
+            continue;
+        if (n == 0)
+            return 0;
+        if (n == WASITLS_E_CLOSED)
+            set_msg(&c->rd_code, &c->rd_msg, WASITLS_E_TLS_TRUNCATED,
+                    "the server closed the connection without sending TLS close_notify: the "
+                    "data received may be truncated");
+    }
+}
+
+static bool look_fill(wasitls_tls_conn *c)
+{
+    if (c->look_off < c->look_len)
+        return true;
+    if (!c->look && !(c->look = malloc(LOOK_CAP))) {
+        fail(c, WASITLS_E_NOMEM, "out of memory");
+        return true;
+    }
+    wasitls_ioerr *e = NULL;
+    int64_t n = conn_read(c, c->look, LOOK_CAP, &e);
+    wasitls_ioerr_free(e); /* sticky: the next read reports it again */
+    if (n > 0) {
+        c->look_off = 0;
+        c->look_len = (size_t)n;
+        return true;
+    }
+    return n != 0;
+}
+
+static int64_t tin_read(wasitls_istream *base, uint8_t *buf, size_t len, wasitls_ioerr **err)
+{
+    wasitls_tls_conn *c = ((tls_istream *)base)->c;
+    if (c->look_off < c->look_len) {
+        size_t k = c->look_len - c->look_off;
+        if (k > len)
+            k = len;
+        memcpy(buf, c->look + c->look_off, k);
+        c->look_off += k;
+        if (len == 0 || k > 0)
+            return (int64_t)k;
+    }
+    if (len == 0) {
+        /* Report the end of the stream even to an empty read. */
+        if (!look_fill(c) || c->look_off < c->look_len)
+            return 0;
+        return conn_read(c, buf, 0, err);
+    }
+    return conn_read(c, buf, len, err);
+}
+
+static bool tin_ready(wasitls_istream *base)
+{
+    return look_fill(((tls_istream *)base)->c);
+}
+
+static void tin_wait_on(wasitls_istream *base, wasitls_waitset *ws)
+{
+    wasitls_tls_conn *c = ((tls_istream *)base)->c;
+    if (c->look_off < c->look_len || c->rd_code)
+        wasitls_waitset_now(ws);
+    else
+        conn_wait(c, ws, false);
+}
+
+static void tin_destroy(wasitls_istream *base)
+{
+    wasitls_tls_conn_release(((tls_istream *)base)->c);
+    free(base);
+}
+
+static const wasitls_istream_ops tin_ops = {
+    .version = WASITLS_IO_OPS_VERSION,
+    .read = tin_read,
+    .ready = tin_ready,
+    .wait_on = tin_wait_on,
+    .destroy = tin_destroy,
+};
+
+wasitls_istream *wasitls_tls_conn_input(wasitls_tls_conn *c)
+{
+    if (c->in_taken)
+        return NULL;
+    tls_istream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &tin_ops;
+    s->c = c;
+    c->refs++;
+    c->in_taken = true;
+    return &s->base;
+}
+
+/* ---- plaintext output ---- */
+
+typedef struct tls_ostream {
+    wasitls_ostream base;
+    wasitls_tls_conn *c;
+} tls_ostream;
+
+/* 1 when a requested flush has completed (or none was requested), 0 while in progress,
+ * negative on failure. */
+static int flush_progress(wasitls_tls_conn *c)
+{
+    if (!c->flushing)
+        return 1;
+    drain_out(c);
+    if (c->wr_code)
+        return c->wr_code;
+    if (out_blocked(c))
+        return 0;
+    c->flushing = false;
+    return 1;
+}
+
+static int64_t out_status(wasitls_tls_conn *c, wasitls_ioerr **err)
+{
+    if (c->state == ST_HANDSHAKE)
+        handshake_step(c);
+    if (c->state == ST_FAILED)
+        return report(c->fail_code, c->fail_msg, err);
+    if (c->out_closed)
+        return WASITLS_E_CLOSED;
+    if (c->wr_code)
+        return report(c->wr_code, c->wr_msg, err);
+    return 0;
+}
+
+static int64_t tout_check_write(wasitls_ostream *base, wasitls_ioerr **err)
+{
+    wasitls_tls_conn *c = ((tls_ostream *)base)->c;
+    int64_t r = out_status(c, err);
+    if (r < 0 || c->state == ST_HANDSHAKE)
+        return r;
+    int f = flush_progress(c);
+    if (f < 0)
+        return report(c->wr_code, c->wr_msg, err);
+    if (f == 0)
+        return 0;
+    size_t pending = c->be->cipher_pending(c->sess);
+    return pending >= OUT_HIGH ? 0 : PLAIN_ROOM;
+}
+
+static int tout_write(wasitls_ostream *base, const uint8_t *buf, size_t len, wasitls_ioerr **err)
+{
+    wasitls_tls_conn *c = ((tls_ostream *)base)->c;
+    int64_t r = out_status(c, err);
+    if (r < 0)
+        return (int)r;
+    if (c->state == ST_HANDSHAKE)
+        return report(WASITLS_E_INVAL, "write before the TLS handshake completed", err);
+    if (len == 0)
+        return 0;
+    wasitls_error e;
+    wasitls_error_clear(&e);
+    int w = c->be->write(c->sess, buf, len, &e);
+    if (w < 0) {
+        fail(c, w, e.msg);
+        return report(c->fail_code, c->fail_msg, err);
+    }
+    drain_out(c);
+    return 0;
+}
+
+static int tout_flush(wasitls_ostream *base, wasitls_ioerr **err)
+{
+    wasitls_tls_conn *c = ((tls_ostream *)base)->c;
+    int64_t r = out_status(c, err);
+    if (r < 0)
+        return (int)r;
+    c->flushing = true;
+    (void)flush_progress(c);
+    return 0;
+}
+
+static bool tout_ready(wasitls_ostream *base)
+{
+    wasitls_ioerr *e = NULL;
+    int64_t r = tout_check_write(base, &e);
+    wasitls_ioerr_free(e);
+    return r != 0;
+}
+
+static void tout_wait_on(wasitls_ostream *base, wasitls_waitset *ws)
+{
+    conn_wait(((tls_ostream *)base)->c, ws, true);
+}
+
+static void tout_destroy(wasitls_ostream *base)
+{
+    wasitls_tls_conn_release(((tls_ostream *)base)->c);
+    free(base);
+}
+
+static const wasitls_ostream_ops tout_ops = {
+    .version = WASITLS_IO_OPS_VERSION,
+    .check_write = tout_check_write,
+    .write = tout_write,
+    .flush = tout_flush,
+    .ready = tout_ready,
+    .wait_on = tout_wait_on,
+    .destroy = tout_destroy,
+};
+
+wasitls_ostream *wasitls_tls_conn_output(wasitls_tls_conn *c)
+{
+    if (c->out_taken)
+        return NULL;
+    tls_ostream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &tout_ops;
+    s->c = c;
+    c->refs++;
+    c->out_taken = true;
+    return &s->base;
+}
+
+/* ---- close_notify ---- */
+
+typedef struct close_pollable {
+    wasitls_pollable base;
+    wasitls_tls_conn *c;
+    uint64_t deadline;
+} close_pollable;
+
+static bool close_ready(wasitls_pollable *p)
+{
+    close_pollable *cp = (close_pollable *)p;
+    return flush_progress(cp->c) != 0 || wasitls_now_ns() >= cp->deadline;
+}
+
+static void close_wait_on(wasitls_pollable *p, wasitls_waitset *ws)
+{
+    close_pollable *cp = (close_pollable *)p;
+    wasitls_waitset_deadline(ws, cp->deadline);
+    cp->c->tout->ops->wait_on(cp->c->tout, ws);
+}
+
+static void close_destroy(wasitls_pollable *p)
+{
+    (void)p; /* lives on the stack of close_output */
+}
+
+static const wasitls_pollable_ops close_ops = {
+    .version = WASITLS_IO_OPS_VERSION,
+    .ready = close_ready,
+    .wait_on = close_wait_on,
+    .destroy = close_destroy,
+};
+
+int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err)
+{
+    if (c->out_closed)
+        return 0;
+    c->out_closed = true;
+    if (c->state != ST_OPEN || c->wr_code)
+        return 0; /* nothing to say to the server, or no way to say it */
+    wasitls_error e;
+    wasitls_error_clear(&e);
+    int r = c->be->close_notify(c->sess, &e);
+    if (r < 0) {
+        fail(c, r, e.msg);
+        return report(c->fail_code, c->fail_msg, err);
+    }
+    c->flushing = true;
+    close_pollable cp = {.base.ops = &close_ops, .c = c,
+                         .deadline = wasitls_now_ns() + (uint64_t)c->ctx->timeout_ms * 1000000u};
+    r = wasitls_pollable_block(&cp.base);
+    if (r < 0)
+        return report(r, "waiting to send close_notify failed", err);
+    int f = flush_progress(c);
+    if (f < 0)
+        return report(c->wr_code, c->wr_msg, err);
+    if (f == 0)
+        return report(WASITLS_E_TIMEOUT,
+                      "close_notify not sent: the server did not accept data for the timeout", err);
+    return 0;
+}

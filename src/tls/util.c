@@ -1,0 +1,83 @@
+/* Small helpers shared by the TLS core and its backends. */
+#include "backend.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void wasitls__tls_fmt_tm(char *buf, size_t len, const void *tm_utc)
+{
+    const struct tm *tm = tm_utc;
+    if (!tm || strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", tm) == 0)
+        snprintf(buf, len, "(unknown date)");
+}
+
+bool wasitls__tls_is_ip(const char *s)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+int wasitls__tls_check_dns_name(const char *s, size_t len, wasitls_error *err)
+{
+    if (len == 0)
+        return wasitls_error_set(err, WASITLS_E_INVAL, "invalid server name: it is empty");
+    if (memchr(s, '\0', len))
+        return wasitls_error_set(err, WASITLS_E_INVAL,
+                                 "invalid server name: it contains a NUL character");
+    if (len > 1 && s[len - 1] == '.')
+        len--; /* an absolute name */
+    if (len > 253)
+        return wasitls_error_set(err, WASITLS_E_INVAL,
+                                 "invalid server name: %zu characters (at most 253 allowed)", len);
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (label == 0)
+                return wasitls_error_set(err, WASITLS_E_INVAL,
+                                         "invalid server name '%.*s': empty label", (int)len, s);
+            if (label > 63)
+                return wasitls_error_set(err, WASITLS_E_INVAL,
+                                         "invalid server name '%.*s': a label is longer than 63 "
+                                         "characters",
+                                         (int)len, s);
+            if (s[i - label] == '-' || s[i - 1] == '-')
+                return wasitls_error_set(err, WASITLS_E_INVAL,
+                                         "invalid server name '%.*s': a label starts or ends with "
+                                         "'-'",
+                                         (int)len, s);
+            label = 0;
+            continue;
+        }
+        unsigned char c = (unsigned char)s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok) {
+            if (c >= 0x20 && c < 0x7f)
+                return wasitls_error_set(err, WASITLS_E_INVAL,
+                                         "invalid server name '%.*s': character '%c' is not "
+                                         "allowed in a host name",
+                                         (int)len, s, c);
+            return wasitls_error_set(err, WASITLS_E_INVAL,
+                                     "invalid server name: byte 0x%02x is not allowed in a host "
+                                     "name (internationalised names must be given in their "
+                                     "xn-- form)",
+                                     c);
+        }
+        label++;
+    }
+    return 0;
+}
+
+const char *wasitls__tls_version_str(uint16_t v)
+{
+    switch (v) {
+    case WASITLS_TLS_VERSION_1_2:
+        return "TLS 1.2";
+    case WASITLS_TLS_VERSION_1_3:
+        return "TLS 1.3";
+    default:
+        return "an unsupported TLS version";
+    }
+}

@@ -1,0 +1,676 @@
+/* In-memory tests: the TLS core over in-memory pipes against a server made with the same
+ * backend library, driven step by step by the test (no sockets, no threads). */
+#include "harness.h"
+
+#include "../../src/tls/backend.h"
+
+#include <time.h>
+
+typedef struct memlink {
+    const wasitls__tls_backend *be;
+    void *sctx, *ssess;
+    bool server_done;
+    int server_err;
+    char server_msg[512];
+    tt_pipe *c2s, *s2c;
+    wasitls_tls_ctx *ctx;
+    wasitls_tls_conn *conn;
+} memlink;
+
+static int ml_open(memlink *m, const char *backend, wasitls_tls_ctx *ctx, const char *chain,
+                   const char *key, const char *name, uint16_t smin, uint16_t smax)
+{
+    memset(m, 0, sizeof *m);
+    m->be = wasitls__tls_backend_find(backend);
+    CHECK(m->be);
+    wasitls__tls_server_opts o = {tt_pki(chain), tt_pki(key), smin, smax};
+    wasitls_error err;
+    wasitls_error_clear(&err);
+    CHECKF(m->be->server_ctx_new(&o, &m->sctx, &err) == 0, "%s", err.msg);
+    CHECKF(m->be->server_new(m->sctx, &m->ssess, &err) == 0, "%s", err.msg);
+    m->c2s = tt_pipe_new(0);
+    m->s2c = tt_pipe_new(0);
+    m->ctx = ctx;
+    CHECK_OK(wasitls_tls_client_new(ctx, name, strlen(name), tt_pipe_istream(m->s2c),
+                                    tt_pipe_ostream(m->c2s), &m->conn));
+    return 0;
+}
+
+static void ml_close(memlink *m)
+{
+    if (m->conn)
+        wasitls_tls_conn_release(m->conn);
+    m->be->sess_free(m->ssess);
+    m->be->ctx_free(m->sctx);
+    tt_pipe_unref(m->c2s);
+    tt_pipe_unref(m->s2c);
+    wasitls_tls_ctx_free(m->ctx);
+}
+
+/* Moves client records into the server, runs its handshake, moves its records back. */
+static void ml_server_step(memlink *m)
+{
+    uint8_t buf[16384];
+    size_t n;
+    while ((n = tt_pipe_take(m->c2s, buf, sizeof buf)) > 0)
+        m->be->put_cipher(m->ssess, buf, n);
+    if (!m->server_done && !m->server_err) {
+        wasitls_error e;
+        wasitls_error_clear(&e);
+        int r = m->be->handshake(m->ssess, &e);
+        if (r == 0)
+            m->server_done = true;
+        else if (r != WASITLS_E_AGAIN) {
+            m->server_err = r;
+            snprintf(m->server_msg, sizeof m->server_msg, "%s", e.msg);
+        }
+    }
+    while ((n = m->be->get_cipher(m->ssess, buf, sizeof buf)) > 0)
+        tt_pipe_put(m->s2c, buf, n);
+}
+
+/* Runs the handshake to its end; returns the client's status and its message. */
+static int ml_handshake(memlink *m, char *msg, size_t len)
+{
+    int r = WASITLS_E_AGAIN;
+    msg[0] = '\0';
+    for (int i = 0; i < 10000 && r == WASITLS_E_AGAIN; i++) {
+        ml_server_step(m);
+        wasitls_ioerr *e = NULL;
+        r = wasitls_tls_conn_handshake(m->conn, &e);
+        if (e) {
+            snprintf(msg, len, "%s", wasitls_ioerr_message(e));
+            wasitls_ioerr_free(e);
+        }
+    }
+    ml_server_step(m);
+    return r;
+}
+
+/* Server reads all plaintext available now. */
+static size_t ml_server_read(memlink *m, uint8_t *buf, size_t cap, int *end)
+{
+    size_t got = 0;
+    *end = 0;
+    ml_server_step(m);
+    while (got < cap) {
+        wasitls_error e;
+        int64_t n = m->be->read(m->ssess, buf + got, cap - got, &e);
+        if (n <= 0) {
+            if (n != WASITLS_E_AGAIN)
+                *end = (int)n;
+            break;
+        }
+        got += (size_t)n;
+    }
+    ml_server_step(m);
+    return got;
+}
+
+static int ml_server_write(memlink *m, const void *buf, size_t len)
+{
+    wasitls_error e;
+    CHECK_OK(m->be->write(m->ssess, buf, len, &e));
+    ml_server_step(m);
+    return 0;
+}
+
+/* Client reads what is available (steps the server in between). */
+static size_t ml_client_read(memlink *m, wasitls_istream *in, uint8_t *buf, size_t cap, int *end,
+                             char *msg, size_t mlen)
+{
+    size_t got = 0;
+    *end = 0;
+    if (msg)
+        msg[0] = '\0';
+    for (int idle = 0; got < cap && idle < 3;) {
+        ml_server_step(m);
+        wasitls_ioerr *e = NULL;
+        int64_t n = in->ops->read(in, buf + got, cap - got, &e);
+        if (e) {
+            if (msg)
+                snprintf(msg, mlen, "%s", wasitls_ioerr_message(e));
+            wasitls_ioerr_free(e);
+        }
+        if (n < 0) {
+            *end = (int)n;
+            break;
+        }
+        if (n == 0)
+            idle++;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static int expect_ok(const char *backend, wasitls_tls_ctx *ctx, const char *chain,
+                     const char *key, const char *name, const char *version)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0))
+        return 1;
+    int r = ml_handshake(&m, msg, sizeof msg);
+    CHECKF(r == 0, "%s: %s (server: %s)", wasitls_err_name(r), msg, m.server_msg);
+    if (version)
+        CHECKF(strcmp(wasitls_tls_conn_version(m.conn), version) == 0, "version %s",
+               wasitls_tls_conn_version(m.conn));
+    ml_close(&m);
+    return 0;
+}
+
+/* The handshake fails with code and a message containing w1 and w2 (if not NULL). */
+static int expect_fail(const char *backend, wasitls_tls_ctx *ctx, const char *chain,
+                       const char *key, const char *name, int code, const char *w1,
+                       const char *w2)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0))
+        return 1;
+    int r = ml_handshake(&m, msg, sizeof msg);
+    fprintf(stderr, "  -> %s: %s\n", wasitls_err_name(r), msg);
+    CHECKF(r == code, "got %s, wanted %s", wasitls_err_name(r), wasitls_err_name(code));
+    if (w1)
+        CHECK_HAS(msg, w1);
+    if (w2)
+        CHECK_HAS(msg, w2);
+    /* The failure is sticky and the streams are still safe to take and use. */
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    uint8_t b[8];
+    wasitls_ioerr *e = NULL;
+    CHECK(in->ops->read(in, b, sizeof b, &e) == code);
+    CHECK(e && strcmp(wasitls_ioerr_message(e), msg) == 0);
+    wasitls_ioerr_free(e);
+    CHECK_OK(wasitls_istream_free(in));
+    ml_close(&m);
+    return 0;
+}
+
+/* ---- cases ---- */
+
+static int t_handshake13(const char *be)
+{
+    return expect_ok(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost",
+                     "TLS 1.3");
+}
+
+static int t_handshake12(const char *be)
+{
+    return expect_ok(be,
+                     tt_ctx(be, NULL, 0, 0, WASITLS_TLS_VERSION_1_2), "leaf-chain.pem",
+                     "leaf.key", "localhost", "TLS 1.2");
+}
+
+static int t_wrong_host(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key",
+                       "wrong.example", WASITLS_E_TLS_VERIFY, "'wrong.example'", "DNS:localhost");
+}
+
+static int t_expired(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "expired-chain.pem", "expired.key",
+                       "localhost", WASITLS_E_TLS_VERIFY, "expired", "2021-01-01");
+}
+
+static int t_notyet(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "notyet-chain.pem", "notyet.key",
+                       "localhost", WASITLS_E_TLS_VERIFY, "not yet valid", "2090-01-01");
+}
+
+static int t_selfsigned(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "self.pem", "self.key", "localhost",
+                       WASITLS_E_TLS_VERIFY, "self-signed", NULL);
+}
+
+static int t_unknown_ca(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "other-chain.pem", "other.key", "localhost",
+                       WASITLS_E_TLS_VERIFY, "wasitls Other Root CA", "--tls-ca");
+}
+
+static int t_missing_intermediate(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf.pem", "leaf.key", "localhost",
+                       WASITLS_E_TLS_VERIFY, "wasitls Test Intermediate CA", "intermediate");
+}
+
+static int t_weak_key(const char *be)
+{
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "weak-chain.pem", "weak.key", "localhost",
+                       WASITLS_E_TLS_VERIFY, "weak key", "1024");
+}
+
+static int t_ca_file(const char *be)
+{
+    const char *extra[] = {tt_pki("other-root.pem"), NULL};
+    return expect_ok(be, tt_ctx(be, extra, 0, 0, 0), "other-chain.pem", "other.key", "localhost",
+                     NULL);
+}
+
+static int t_ip_san(const char *be)
+{
+    if (expect_ok(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "127.0.0.1", NULL))
+        return 1;
+    if (expect_ok(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "::1", NULL))
+        return 1;
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "127.0.0.2",
+                       WASITLS_E_TLS_VERIFY, "127.0.0.2", "IP:127.0.0.1");
+}
+
+static int t_bad_names(const char *be)
+{
+    static const struct {
+        const char *name;
+        const char *word;
+    } cases[] = {
+        {"", "empty"},
+        {"bad name", "' '"},
+        {"-lead.example", "'-'"},
+        {"a..b", "empty label"},
+        {"x\xc3\xa9.example", "xn--"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key",
+                        cases[i].name, WASITLS_E_TLS_CONFIG, "invalid server name", cases[i].word))
+            return 1;
+    return 0;
+}
+
+static int t_version_mismatch(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, WASITLS_TLS_VERSION_1_2), "leaf-chain.pem",
+                "leaf.key", "localhost", WASITLS_TLS_VERSION_1_3, WASITLS_TLS_VERSION_1_3))
+        return 1;
+    int r = ml_handshake(&m, msg, sizeof msg);
+    fprintf(stderr, "  -> %s: %s\n", wasitls_err_name(r), msg);
+    CHECK(r == WASITLS_E_TLS_PROTOCOL);
+    CHECK_HAS(msg, "protocol version");
+    ml_close(&m);
+    return 0;
+}
+
+static int t_timeout(const char *be)
+{
+    memlink m;
+    if (ml_open(&m, be, tt_ctx(be, NULL, 300, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0,
+                0))
+        return 1;
+    uint64_t t0 = wasitls_now_ns();
+    /* The server never answers: block on the handshake pollable. */
+    wasitls_pollable *p = wasitls_tls_conn_subscribe(m.conn, NULL);
+    CHECK_OK(wasitls_pollable_block(p));
+    wasitls_pollable_free(p);
+    double secs = (wasitls_now_ns() - t0) / 1e9;
+    wasitls_ioerr *e = NULL;
+    int r = wasitls_tls_conn_handshake(m.conn, &e);
+    CHECK(r == WASITLS_E_TIMEOUT);
+    CHECK_HAS(wasitls_ioerr_message(e), "TLS handshake timed out after 0.3 s");
+    wasitls_ioerr_free(e);
+    CHECKF(secs >= 0.29 && secs < 3, "took %.2f s", secs);
+    ml_close(&m);
+    return 0;
+}
+
+static int t_data(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    CHECK(in && out);
+    CHECK(!wasitls_tls_conn_input(m.conn) && !wasitls_tls_conn_output(m.conn));
+    size_t total = 1 << 20, sent = 0, got = 0;
+    uint8_t *src = malloc(total), *dst = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        src[i] = (uint8_t)(i * 7 + (i >> 9));
+    while (sent < total || got < total) {
+        wasitls_ioerr *e = NULL;
+        int64_t room = out->ops->check_write(out, &e);
+        CHECK(room >= 0);
+        if (room > 0 && sent < total) {
+            size_t k = total - sent < (size_t)room ? total - sent : (size_t)room;
+            if (k > 10000)
+                k = 10000;
+            CHECK_OK(out->ops->write(out, src + sent, k, &e));
+            sent += k;
+        }
+        int end;
+        got += ml_server_read(&m, dst + got, total - got, &end);
+        CHECK(end == 0);
+    }
+    CHECK(memcmp(src, dst, total) == 0);
+    /* and back, echoing what the server received */
+    for (size_t off = 0; off < total; off += 12345)
+        if (ml_server_write(&m, dst + off, total - off < 12345 ? total - off : 12345))
+            return 1;
+    memset(dst, 0, total);
+    int end;
+    size_t back = ml_client_read(&m, in, dst, total, &end, msg, sizeof msg);
+    CHECKF(back == total, "%zu", back);
+    CHECK(memcmp(src, dst, total) == 0);
+    free(src);
+    free(dst);
+    CHECK_OK(wasitls_istream_free(in));
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_close_notify(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    if (ml_server_write(&m, "bye", 3))
+        return 1;
+    wasitls_error e;
+    CHECK_OK(m.be->close_notify(m.ssess, &e));
+    ml_server_step(&m);
+    m.s2c->eof = true; /* and the transport closes */
+    uint8_t buf[16];
+    int end;
+    size_t n = ml_client_read(&m, in, buf, sizeof buf, &end, msg, sizeof msg);
+    CHECK(n == 3 && memcmp(buf, "bye", 3) == 0);
+    CHECKF(end == WASITLS_E_CLOSED, "%s %s", wasitls_err_name(end), msg);
+    /* Closed stays closed, also for a zero-length read. */
+    wasitls_ioerr *ie = NULL;
+    CHECK(in->ops->read(in, buf, 0, &ie) == WASITLS_E_CLOSED && !ie);
+    CHECK(in->ops->ready(in));
+    CHECK_OK(wasitls_istream_free(in));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_truncation(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    if (ml_server_write(&m, "partial", 7))
+        return 1;
+    m.s2c->eof = true; /* the transport ends without close_notify */
+    uint8_t buf[16];
+    int end;
+    size_t n = ml_client_read(&m, in, buf, sizeof buf, &end, msg, sizeof msg);
+    CHECK(n == 7);
+    CHECKF(end == WASITLS_E_TLS_TRUNCATED, "%s", wasitls_err_name(end));
+    CHECK_HAS(msg, "without sending TLS close_notify");
+    CHECK_OK(wasitls_istream_free(in));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_one_byte_records(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    const char *text = "every byte of this sentence travels in a TLS record of its own";
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len; i++)
+        if (ml_server_write(&m, text + i, 1))
+            return 1;
+    char buf[128];
+    int end;
+    size_t n = ml_client_read(&m, in, (uint8_t *)buf, len, &end, msg, sizeof msg);
+    CHECK(n == len && memcmp(buf, text, len) == 0);
+    CHECK_OK(wasitls_istream_free(in));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_flush(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    m.c2s->limit = 100; /* the transport takes 100 bytes at a time */
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    wasitls_ioerr *e = NULL;
+    CHECK(out->ops->check_write(out, &e) > 1000);
+    uint8_t data[1000];
+    memset(data, 'f', sizeof data);
+    CHECK_OK(out->ops->write(out, data, sizeof data, &e));
+    CHECK_OK(out->ops->flush(out, &e));
+    /* The records are not all out yet: check-write says 0 until they are. */
+    CHECK(out->ops->check_write(out, &e) == 0);
+    CHECK(!out->ops->ready(out));
+    uint8_t got[2000];
+    size_t n = 0;
+    int end, rounds = 0;
+    while (out->ops->check_write(out, &e) == 0 && rounds++ < 1000)
+        n += ml_server_read(&m, got + n, sizeof got - n, &end);
+    CHECK(out->ops->check_write(out, &e) > 0);
+    n += ml_server_read(&m, got + n, sizeof got - n, &end);
+    CHECKF(n == sizeof data, "%zu", n);
+    CHECK(memcmp(got, data, n) == 0);
+    CHECK(rounds > 3);
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_close_output(const char *be)
+{
+    memlink m;
+    char msg[1024];
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    wasitls_ioerr *e = NULL;
+    CHECK(out->ops->check_write(out, &e) > 0);
+    CHECK_OK(out->ops->write(out, (const uint8_t *)"last words", 10, &e));
+    CHECK_OK(wasitls_tls_conn_close_output(m.conn, &e));
+    CHECK_OK(wasitls_tls_conn_close_output(m.conn, &e)); /* idempotent */
+    CHECK(out->ops->check_write(out, &e) == WASITLS_E_CLOSED);
+    CHECK(out->ops->ready(out));
+    uint8_t buf[32];
+    int end;
+    size_t n = ml_server_read(&m, buf, sizeof buf, &end);
+    CHECK(n == 10 && memcmp(buf, "last words", 10) == 0);
+    CHECKF(end == WASITLS_E_CLOSED, "%s", wasitls_err_name(end));
+    /* Reading still works after close-output (half-close). */
+    if (ml_server_write(&m, "reply", 5))
+        return 1;
+    n = ml_client_read(&m, in, buf, 5, &end, msg, sizeof msg);
+    CHECK(n == 5 && memcmp(buf, "reply", 5) == 0);
+    CHECK(!m.c2s->eof); /* the transport itself stays open */
+    CHECK_OK(wasitls_ostream_free(out));
+    CHECK_OK(wasitls_istream_free(in));
+    ml_close(&m);
+    return 0;
+}
+
+/* Every order of dropping the connection, its streams and a handshake pollable. */
+static int t_drop_orders(const char *be)
+{
+    for (int order = 0; order < 24; order++) {
+        memlink m;
+        char msg[1024];
+        if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost",
+                    0, 0))
+            return 1;
+        uint32_t children = 0;
+        wasitls_pollable *p = wasitls_tls_conn_subscribe(m.conn, &children);
+        CHECK(children == 1);
+        CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+        CHECK(p->ops->ready(p));
+        wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+        wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+        if (ml_server_write(&m, "x", 1))
+            return 1;
+        /* 4 holders: conn, in, out, pollable; drop them in permutation `order`. */
+        int perm[4] = {0, 1, 2, 3}, k = order;
+        for (int i = 0; i < 4; i++) {
+            int f = 1;
+            for (int j = 1; j < 4 - i; j++)
+                f *= j;
+            int pick = i + k / f;
+            k %= f;
+            int t = perm[pick];
+            memmove(perm + i + 1, perm + i, (size_t)(pick - i) * sizeof *perm);
+            perm[i] = t;
+        }
+        wasitls_tls_conn *conn = m.conn;
+        m.conn = NULL;
+        for (int i = 0; i < 4; i++) {
+            /* Whatever is still alive keeps working. */
+            uint8_t b[4];
+            wasitls_ioerr *e = NULL;
+            if (in) {
+                int64_t r = in->ops->read(in, b, sizeof b, &e);
+                CHECK(r >= 0);
+            }
+            if (out)
+                CHECK(out->ops->check_write(out, &e) > 0);
+            switch (perm[i]) {
+            case 0:
+                wasitls_tls_conn_release(conn);
+                conn = NULL;
+                break;
+            case 1:
+                CHECK_OK(wasitls_istream_free(in));
+                in = NULL;
+                break;
+            case 2:
+                CHECK_OK(wasitls_ostream_free(out));
+                out = NULL;
+                break;
+            case 3:
+                wasitls_pollable_free(p);
+                CHECK(children == 0);
+                p = NULL;
+                break;
+            }
+        }
+        ml_close(&m);
+    }
+    return 0;
+}
+
+static int t_misuse(const char *be)
+{
+    /* Dropping a connection in the middle of its handshake, with a pollable outliving it. */
+    memlink m;
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    wasitls_pollable *p = wasitls_tls_conn_subscribe(m.conn, NULL);
+    CHECK(!p->ops->ready(p)); /* ClientHello sent, nothing back yet */
+    CHECK(wasitls_tls_conn_handshake(m.conn, NULL) == WASITLS_E_AGAIN);
+    wasitls_istream *in = wasitls_tls_conn_input(m.conn);
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    /* Streams taken before the handshake completed just are not ready yet. */
+    uint8_t b[4];
+    wasitls_ioerr *e = NULL;
+    CHECK(in->ops->read(in, b, 4, &e) == 0 && !e);
+    CHECK(out->ops->check_write(out, &e) == 0 && !e);
+    CHECK(out->ops->write(out, b, 4, &e) == WASITLS_E_INVAL);
+    wasitls_ioerr_free(e);
+    e = NULL;
+    wasitls_tls_conn_release(m.conn);
+    m.conn = NULL;
+    ml_server_step(&m);
+    CHECK(p->ops->ready(p) || true);
+    wasitls_pollable_free(p);
+    CHECK_OK(wasitls_ostream_free(out));
+    CHECK_OK(wasitls_istream_free(in));
+    /* close_output before the handshake finished: no close_notify, idempotent, no crash. */
+    ml_close(&m);
+    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(wasitls_tls_conn_close_output(m.conn, NULL));
+    CHECK_OK(wasitls_tls_conn_close_output(m.conn, NULL));
+    ml_close(&m);
+    return 0;
+}
+
+static int t_backends(const char *be)
+{
+    bool found = false;
+    for (size_t i = 0; i < wasitls_tls_backend_count(); i++)
+        found |= strcmp(wasitls_tls_backend_name(i), be) == 0;
+    CHECK(found);
+    CHECK(strcmp(wasitls_tls_backend_name(0), "openssl") == 0);
+    CHECK(!wasitls_tls_backend_available("nonesuch"));
+    wasitls_tls_config cfg;
+    wasitls_tls_config_init(&cfg);
+    cfg.backend = "nonesuch";
+    wasitls_tls_ctx *ctx;
+    wasitls_error err;
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) == WASITLS_E_TLS_CONFIG);
+    CHECK_HAS(err.msg, "unknown TLS backend 'nonesuch'");
+    cfg.backend = be;
+    const char *missing[] = {"/nonexistent/ca.pem"};
+    cfg.ca_files = missing;
+    cfg.n_ca_files = 1;
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) < 0);
+    CHECK_HAS(err.msg, "/nonexistent/ca.pem");
+    const char *notpem[] = {tt_pki("ca/openssl.cnf")};
+    cfg.ca_files = notpem;
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) < 0);
+    CHECK_HAS(err.msg, "openssl.cnf");
+    cfg.n_ca_files = 0;
+    cfg.min_version = WASITLS_TLS_VERSION_1_3;
+    cfg.max_version = WASITLS_TLS_VERSION_1_2;
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) == WASITLS_E_TLS_CONFIG);
+    /* The system store loads (honouring SSL_CERT_FILE). */
+    setenv("SSL_CERT_FILE", tt_pki("other-root.pem"), 1);
+    wasitls_tls_config_init(&cfg);
+    cfg.backend = be;
+    CHECK_OK(wasitls_tls_ctx_new(&cfg, &ctx, &err));
+    CHECK(expect_ok(be, ctx, "other-chain.pem", "other.key", "localhost", NULL) == 0);
+    return 0;
+}
+
+static const tt_case cases[] = {
+    {"mem.backends", t_backends},
+    {"mem.handshake13", t_handshake13},
+    {"mem.handshake12", t_handshake12},
+    {"mem.wrong_host", t_wrong_host},
+    {"mem.expired", t_expired},
+    {"mem.not_yet_valid", t_notyet},
+    {"mem.self_signed", t_selfsigned},
+    {"mem.unknown_ca", t_unknown_ca},
+    {"mem.missing_intermediate", t_missing_intermediate},
+    {"mem.weak_key", t_weak_key},
+    {"mem.ca_file", t_ca_file},
+    {"mem.ip_san", t_ip_san},
+    {"mem.bad_names", t_bad_names},
+    {"mem.version_mismatch", t_version_mismatch},
+    {"mem.timeout", t_timeout},
+    {"mem.data", t_data},
+    {"mem.close_notify", t_close_notify},
+    {"mem.truncation", t_truncation},
+    {"mem.one_byte_records", t_one_byte_records},
+    {"mem.flush", t_flush},
+    {"mem.close_output", t_close_output},
+    {"mem.drop_orders", t_drop_orders},
+    {"mem.misuse", t_misuse},
+};
+
+int main(int argc, char **argv)
+{
+    return tt_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
