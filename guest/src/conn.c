@@ -134,7 +134,9 @@ int wasitls_conn_advance(wasitls_conn *c)
 int wasitls_tls_handshake(wasitls_conn *c, const char *server_name)
 {
     int ret = wasitls_tls_start(c, server_name);
-    while (ret == WASITLS_OK && (ret = wasitls_conn_advance(c)) == WASITLS_AGAIN)
+    if (ret != WASITLS_OK)
+        return ret;
+    while ((ret = wasitls_conn_advance(c)) == WASITLS_AGAIN)
         wit_pollable_block(wasitls__conn_state_pollable(c));
     return ret;
 }
