@@ -9,7 +9,6 @@ PKGS=(
   wabt tcc libtcc-dev
   libssl-dev openssl libgnutls28-dev gnutls-bin
   clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
-  nodejs npm
   nginx-light redis-server postgresql
   procps psmisc
 )
@@ -17,6 +16,10 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js may come from another repository (it then bundles npm, which conflicts with Debian's
+# npm package): only ask Debian for it when the commands are missing.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
