@@ -101,6 +101,8 @@ void tt_pipe_unref(tt_pipe *p)
 size_t tt_pipe_take(tt_pipe *p, uint8_t *buf, size_t len)
 {
     size_t k = p->len < len ? p->len : len;
+    if (k == 0)
+        return 0;
     memcpy(buf, p->buf, k);
     memmove(p->buf, p->buf + k, p->len - k);
     p->len -= k;
@@ -109,6 +111,8 @@ size_t tt_pipe_take(tt_pipe *p, uint8_t *buf, size_t len)
 
 void tt_pipe_put(tt_pipe *p, const uint8_t *buf, size_t len)
 {
+    if (len == 0)
+        return;
     if (p->len + len > p->cap) {
         p->cap = (p->len + len) * 2 + 64;
         p->buf = realloc(p->buf, p->cap);
