@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Runs one example guest against a real local server from Debian's packages.
+#
+#   guest/tests/examples.sh BUILD_DIR TEST
+#
+# TEST is one of the names in the case at the bottom. Each run makes its own throwaway CA and
+# server certificate (for localhost, 127.0.0.1 and ::1) in a temporary directory, starts what it
+# needs on free loopback ports, and removes everything on exit. Exit 0 = pass.
+set -euo pipefail
+
+BUILD=$(cd "$1" && pwd)
+TEST=$2
+WASITLS=${WASITLS:-$BUILD/wasitls}
+EX="$BUILD/examples"
+T=$(mktemp -d "${TMPDIR:-/tmp}/wasitls-ex.XXXXXX")
+chmod 755 "$T" # servers that drop privileges must be able to read their files
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -n "${PGBIN:-}" ] && [ -f "$T/pg/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$T/pg" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        port_in_use "$p" || { echo "$p"; return; }
+    done
+    fail "no free port"
+}
+wait_port() { # PORT PID
+    for _ in $(seq 1 200); do
+        kill -0 "$2" 2>/dev/null || return 1
+        port_in_use "$1" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+mkcerts() {
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 1 \
+        -subj "/CN=wasitls test CA" -keyout "$T/ca.key" -out "$T/ca.pem" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+        2>/dev/null
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 \
+        -subj "/CN=localhost" -keyout "$T/server.key" -out "$T/server.csr" 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+        >"$T/server.ext"
+    openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+        -days 1 -sha256 -extfile "$T/server.ext" -out "$T/server.pem" 2>/dev/null
+    chmod 644 "$T/server.key"
+}
+
+# guest NAME ARGS...: runs an example with every grant and the test CA.
+guest() {
+    local name=$1
+    shift
+    "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup --tls-ca "$T/ca.pem" \
+        "$EX/$name.wasm" "$@"
+}
+
+# expect_status WANT CMD...: runs CMD with stdout in $T/out, stderr in $T/err.
+expect_status() {
+    local want=$1 got=0
+    shift
+    "$@" >"$T/out" 2>"$T/err" || got=$?
+    if [ "$got" != "$want" ]; then
+        echo "--- stderr:" >&2
+        head -c 4000 "$T/err" >&2
+        fail "exit status $got, want $want: $*"
+    fi
+}
+
+expect_err() { grep -qiE "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks /$1/"; }; }
+
+# ---- nginx ----------------------------------------------------------------------------------
+NGINX_PORT=
+start_nginx() {
+    local nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    mkdir -p "$T/www/chunked" "$T/www/close" "$T/logs"
+    NGINX_PORT=$(free_port)
+    # /chunked/ and /close/: sub_filter rewrites the body, so nginx cannot send a
+    # Content-Length; with chunked encoding off it ends the body by closing the connection.
+    cat >"$T/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $T/logs/access.log;
+    client_body_temp_path $T/body;
+    proxy_temp_path $T/proxy;
+    fastcgi_temp_path $T/fastcgi;
+    uwsgi_temp_path $T/uwsgi;
+    scgi_temp_path $T/scgi;
+    types { text/plain txt; application/octet-stream bin; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl;
+        listen [::1]:$NGINX_PORT ssl;
+        server_name localhost;
+        ssl_certificate $T/server.pem;
+        ssl_certificate_key $T/server.key;
+        root $T/www;
+        location /chunked/ { sub_filter_types *; sub_filter 'cat' 'dog'; sub_filter_once off; }
+        location /close/ {
+            sub_filter_types *; sub_filter 'cat' 'dog'; sub_filter_once off;
+            chunked_transfer_encoding off;
+        }
+    }
+}
+EOF
+    "$nginx" -p "$T" -e "$T/logs/error.log" -c "$T/nginx.conf" &
+    pids+=($!)
+    wait_port "$NGINX_PORT" "$!" || { cat "$T/logs/error.log" >&2; fail "nginx did not start"; }
+}
+
+# A text of about 1 MiB where 'cat' occurs many times (rewritten to 'dog' by nginx).
+make_text() {
+    for i in $(seq 1 20000); do echo "line $i: the cat sat on the mat, cat number $i"; done
+}
+
+# ---- tests ----------------------------------------------------------------------------------
+case "$TEST" in
+https-get-big)
+    mkcerts
+    start_nginx
+    head -c $((10 * 1024 * 1024)) /dev/urandom >"$T/www/big.bin"
+    expect_status 0 guest https-get "https://localhost:$NGINX_PORT/big.bin"
+    [ "$(sha256sum <"$T/out" | cut -d' ' -f1)" = "$(sha256sum <"$T/www/big.bin" | cut -d' ' -f1)" ] ||
+        fail "10 MiB body differs ($(wc -c <"$T/out") bytes received)"
+    ;;
+https-get-chunked | https-get-close)
+    mkcerts
+    start_nginx
+    dir=${TEST#https-get-}
+    make_text >"$T/www/$dir/text.txt"
+    sed 's/cat/dog/g' "$T/www/$dir/text.txt" >"$T/want"
+    expect_status 0 guest https-get "https://localhost:$NGINX_PORT/$dir/text.txt"
+    cmp -s "$T/out" "$T/want" || fail "$dir body differs ($(wc -c <"$T/out") bytes received)"
+    ;;
+https-get-ipv6)
+    mkcerts
+    start_nginx
+    echo "over IPv6" >"$T/www/v6.txt"
+    expect_status 0 guest https-get "https://[::1]:$NGINX_PORT/v6.txt"
+    grep -q "over IPv6" "$T/out" || fail "wrong body"
+    ;;
+https-get-404)
+    mkcerts
+    start_nginx
+    expect_status 2 guest https-get "https://localhost:$NGINX_PORT/missing"
+    expect_err "404"
+    ;;
+https-get-untrusted)
+    mkcerts
+    start_nginx
+    echo hi >"$T/www/hi.txt"
+    expect_status 1 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+        "$EX/https-get.wasm" "https://localhost:$NGINX_PORT/hi.txt"
+    expect_err "certificate|verif|issuer|trust"
+    ;;
+https-get-refused)
+    port=$(free_port)
+    expect_status 1 guest https-get "https://127.0.0.1:$port/"
+    expect_err "connection-refused"
+    ;;
+https-get-denied)
+    port=$(free_port)
+    expect_status 1 "$WASITLS" run "$EX/https-get.wasm" "https://127.0.0.1:$port/"
+    expect_err "access-denied"
+    ;;
+https-get-usage)
+    expect_status 64 guest https-get
+    expect_status 64 guest https-get "ftp://localhost/"
+    ;;
+tls-cat-redis)
+    mkcerts
+    port=$(free_port)
+    redis-server --port 0 --tls-port "$port" --tls-cert-file "$T/server.pem" \
+        --tls-key-file "$T/server.key" --tls-ca-cert-file "$T/ca.pem" --tls-auth-clients no \
+        --save "" --appendonly no --dir "$T" >"$T/redis.log" 2>&1 &
+    pids+=($!)
+    wait_port "$port" "$!" || { cat "$T/redis.log" >&2; fail "redis did not start"; }
+    printf 'PING\r\n' >"$T/in"
+    expect_status 0 guest tls-cat localhost "$port" <"$T/in"
+    grep -q '^+PONG' "$T/out" || fail "no +PONG in: $(cat "$T/out")"
+    ;;
+tls-cat-s_server)
+    mkcerts
+    port=$(free_port)
+    # -rev answers each line reversed and ends the session with close_notify on "CLOSE".
+    openssl s_server -accept "127.0.0.1:$port" -cert "$T/server.pem" -key "$T/server.key" \
+        -rev -naccept 1 >"$T/s_server.log" 2>&1 &
+    pids+=($!)
+    wait_port "$port" "$!" || { cat "$T/s_server.log" >&2; fail "s_server did not start"; }
+    # Keep stdin open until the server has closed: exit 0 must come from its close_notify.
+    mkfifo "$T/fifo"
+    (printf 'hello wasi:tls\n'; sleep 1; printf 'CLOSE\n'; sleep 5) >"$T/fifo" &
+    pids+=($!)
+    expect_status 0 guest tls-cat localhost "$port" <"$T/fifo"
+    grep -q 'slt:isaw olleh' "$T/out" || fail "no reversed line in: $(cat "$T/out")"
+    ;;
+tls-cat-truncated)
+    mkcerts
+    port=$(free_port)
+    openssl s_server -accept "127.0.0.1:$port" -cert "$T/server.pem" -key "$T/server.key" \
+        -rev -naccept 1 >"$T/s_server.log" 2>&1 &
+    srv=$!
+    pids+=($srv)
+    wait_port "$port" "$srv" || { cat "$T/s_server.log" >&2; fail "s_server did not start"; }
+    mkfifo "$T/fifo"
+    (printf 'hello\n'; sleep 10) >"$T/fifo" &
+    pids+=($!)
+    status=0
+    guest tls-cat localhost "$port" <"$T/fifo" >"$T/out" 2>"$T/err" &
+    cat_pid=$!
+    for _ in $(seq 1 100); do grep -q olleh "$T/out" 2>/dev/null && break; sleep 0.05; done
+    kill -9 "$srv" # the TCP connection ends without close_notify
+    wait "$cat_pid" || status=$?
+    [ "$status" = 1 ] || { cat "$T/err" >&2; fail "exit status $status after truncation, want 1"; }
+    [ -s "$T/err" ] || fail "no error text on stderr"
+    ;;
+pg-starttls)
+    mkcerts
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$PGBIN/initdb" ] || fail "PostgreSQL server binaries not found"
+    # PostgreSQL refuses to run as root: use the package's postgres user then.
+    if [ "$(id -u)" = 0 ]; then
+        as_pg() { runuser -u postgres -- "$@"; }
+        chown postgres "$T"
+    else
+        as_pg() { "$@"; }
+    fi
+    port=$(free_port)
+    cp "$T/server.pem" "$T/pg.crt"
+    cp "$T/server.key" "$T/pg.key"
+    chmod 600 "$T/pg.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$T/pg.crt" "$T/pg.key"
+    as_pg "$PGBIN/initdb" -D "$T/pg" -U postgres --auth=trust -E UTF8 >"$T/initdb.log" 2>&1 ||
+        { cat "$T/initdb.log" >&2; fail "initdb failed"; }
+    cat >>"$T/pg/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$T'
+ssl = on
+ssl_cert_file = '$T/pg.crt'
+ssl_key_file = '$T/pg.key'
+EOF
+    # TLS connections only: a client that did not upgrade gets no session.
+    printf 'hostssl all all 127.0.0.1/32 trust\n' >"$T/pg/pg_hba.conf"
+    as_pg "$PGBIN/pg_ctl" -D "$T/pg" -l "$T/pg.log" -w -t 30 start >/dev/null ||
+        { cat "$T/pg.log" >&2; fail "postgres did not start"; }
+    expect_status 0 guest pg-starttls localhost "$port" \
+        "SELECT 6 * 7 AS answer, 'wasi' || ':tls' AS name"
+    [ "$(cat "$T/out")" = "$(printf '42\twasi:tls')" ] || fail "unexpected rows: $(cat "$T/out")"
+    expect_status 2 guest pg-starttls localhost "$port" "SELECT * FROM no_such_table"
+    expect_err "no_such_table"
+    ;;
+demo)
+    out=$("$(dirname "$0")/../../scripts/demo.sh" "$BUILD" 2>"$T/err") ||
+        { cat "$T/err" >&2; fail "demo failed"; }
+    grep -q "Hello from nginx, fetched over wasi:tls" <<<"$out" || fail "page not shown: $out"
+    ;;
+*)
+    fail "unknown test $TEST"
+    ;;
+esac
+echo "PASS $TEST"
