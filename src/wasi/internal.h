@@ -41,6 +41,9 @@ uint32_t wasitls__errno_sock(int e);
 /* A stream error for errno e: an ioerr carrying the socket code (+1) when the fd is a socket. */
 wasitls_ioerr *wasitls__ioerr_errno(int e, bool is_socket, const char *what);
 
+wasitls_ioerr *wasitls__ioerr_file(int e, const char *what);
+int wasitls__ioerr_os_errno(const wasitls_ioerr *e, bool *is_file);
+
 /* Closes fd after telling the event loop to forget it: the loop keeps a persistent epoll set,
  * and a number reused by a new file must not be mistaken for the old registration. Every fd
  * the wasi layer has ever put in a waitset is closed through here. */

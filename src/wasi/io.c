@@ -23,6 +23,8 @@
 struct wasitls_ioerr {
     int code;
     uint32_t socket_code;
+    int os_errno; /* 0 when not from a system call */
+    bool is_file; /* from a file stream: filesystem-error-code answers */
     char msg[];
 };
 
@@ -41,6 +43,8 @@ wasitls_ioerr *wasitls_ioerr_new(int code, uint32_t socket_code, const char *fmt
         return NULL;
     e->code = code;
     e->socket_code = socket_code;
+    e->os_errno = 0;
+    e->is_file = false;
     memcpy(e->msg, tmp, len + 1);
     return e;
 }
@@ -166,8 +170,26 @@ uint32_t wasitls__errno_sock(int e)
 
 wasitls_ioerr *wasitls__ioerr_errno(int e, bool is_socket, const char *what)
 {
-    return wasitls_ioerr_new(wasitls__errno_code(e), is_socket ? wasitls__errno_sock(e) + 1 : 0,
-                             "%s: %s", what, strerror(e));
+    wasitls_ioerr *r = wasitls_ioerr_new(wasitls__errno_code(e),
+                                         is_socket ? wasitls__errno_sock(e) + 1 : 0, "%s: %s",
+                                         what, strerror(e));
+    if (r)
+        r->os_errno = e;
+    return r;
+}
+
+wasitls_ioerr *wasitls__ioerr_file(int e, const char *what)
+{
+    wasitls_ioerr *r = wasitls__ioerr_errno(e, false, what);
+    if (r)
+        r->is_file = true;
+    return r;
+}
+
+int wasitls__ioerr_os_errno(const wasitls_ioerr *e, bool *is_file)
+{
+    *is_file = e && e->is_file;
+    return e ? e->os_errno : 0;
 }
 
 /* ---- waitsets ---- */
