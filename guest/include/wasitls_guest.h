@@ -109,6 +109,9 @@ WASITLS_MUST_CHECK int wasitls_write_all(wasitls_conn *c, const void *buf, size_
 WASITLS_MUST_CHECK ssize_t wasitls_try_write(wasitls_conn *c, const void *buf, size_t len);
 /* Blocking flush. */
 WASITLS_MUST_CHECK int wasitls_flush(wasitls_conn *c);
+/* Non-blocking: asks the stream to send what it holds; completion shows as the connection
+ * becoming writable again (WASITLS_POLLOUT). */
+WASITLS_MUST_CHECK int wasitls_try_flush(wasitls_conn *c);
 /* Blocking: ends our direction. TLS: close_notify after pending data (the socket stays open
  * for reading the peer's answer); plain TCP: shutdown(send). Idempotent. */
 WASITLS_MUST_CHECK int wasitls_close_output(wasitls_conn *c);

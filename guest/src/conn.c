@@ -347,6 +347,18 @@ int wasitls_flush(wasitls_conn *c)
     return WASITLS_OK;
 }
 
+int wasitls_try_flush(wasitls_conn *c)
+{
+    int ret = writable(c, "flush");
+    if (ret != WASITLS_OK)
+        return ret;
+    struct wit_ret_unit r;
+    wit_output_flush(c->out, &r);
+    if (r.is_err)
+        return write_error(c, &r.err, "flush to");
+    return WASITLS_OK;
+}
+
 int wasitls_close_output(wasitls_conn *c)
 {
     int ret = not_open(c, "close output");

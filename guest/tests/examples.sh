@@ -265,6 +265,14 @@ EOF
     expect_status 2 guest pg-starttls localhost "$port" "SELECT * FROM no_such_table"
     expect_err "no_such_table"
     ;;
+parallel-get)
+    mkcerts
+    start_nginx
+    echo "one of many" >"$T/www/small.txt"
+    expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+        --tls-ca "$T/ca.pem" "$BUILD/guests/parallel-get.wasm" localhost "$NGINX_PORT" /small.txt 64
+    grep -q "^64 responses of" "$T/out" || fail "unexpected output: $(cat "$T/out")"
+    ;;
 demo)
     out=$("$(dirname "$0")/../../scripts/demo.sh" "$BUILD" 2>"$T/err") ||
         { cat "$T/err" >&2; fail "demo failed"; }
