@@ -175,6 +175,12 @@ int wasitls_cinstance_call(wasitls_cinstance *inst, const char *name, const wasi
                            size_t nargs, wasitls_cval *result, bool *has_result,
                            wasitls_error *err) WASITLS_MUST_CHECK;
 
+/* Drops a guest-defined resource that an export handed to the host (a result of kind OWN whose
+ * of.res.handle is set): the guest's destructor runs. Such handles may also be passed back as
+ * own/borrow arguments of later calls (own moves it back into the guest). */
+int wasitls_cinstance_drop(wasitls_cinstance *inst, const wasitls_cval *own,
+                           wasitls_error *err) WASITLS_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif
