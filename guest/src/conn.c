@@ -69,6 +69,8 @@ int wasitls_tls_start(wasitls_conn *c, const char *server_name)
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: not a plain TCP connection");
     if (server_name == NULL || *server_name == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: no server name");
+    if (!wasitls__utf8_valid(server_name))
+        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: server name is not UTF-8");
     char *name = strdup(server_name);
     if (name == NULL)
         return wasitls__err(WASITLS_ERR_NOMEM, "TLS handshake: out of memory");

@@ -15,6 +15,35 @@ wit_handle wasitls__network(void)
     return net;
 }
 
+int wasitls__utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        int extra;
+        unsigned min;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xc2 && c <= 0xdf)
+            extra = 1, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            extra = 2, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            extra = 3, min = 0x10000;
+        else
+            return 0;
+        unsigned cp = c & (0x3fu >> extra);
+        for (int i = 0; i < extra; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (*p & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+    }
+    return 1;
+}
+
 static int parse_literal(const char *host, uint16_t port, struct wasitls_addr *a)
 {
     char buf[64];
@@ -55,6 +84,8 @@ int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, s
     *n = 0;
     if (host == NULL || *host == 0 || cap == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "resolve: empty host name");
+    if (!wasitls__utf8_valid(host))
+        return wasitls__err(WASITLS_ERR_INVALID, "resolve: host name is not UTF-8");
     if (parse_literal(host, port, &out[0])) {
         *n = 1;
         return WASITLS_OK;

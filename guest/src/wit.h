@@ -285,5 +285,7 @@ int wasitls__socket_error(uint8_t code, const char *what);
 void wasitls__realloc_target(void *buf, size_t cap);
 void wasitls__free_list(struct wit_list *l);
 wit_handle wasitls__network(void);
+/* Strings cross the boundary as UTF-8 and a host traps on anything else: check first. */
+int wasitls__utf8_valid(const char *s);
 
 #endif
