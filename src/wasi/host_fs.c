@@ -228,7 +228,7 @@ static int open_beneath(int dirfd, const char *path, int oflags, mode_t mode, bo
     if (use_openat2()) {
         struct open_how how = {
             .flags = (uint64_t)(oflags | O_CLOEXEC),
-            .mode = (oflags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+            .mode = ((oflags & O_CREAT) || (oflags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
         };
         for (int tries = 0; tries < 8; tries++) {
@@ -261,7 +261,7 @@ static int guest_path(wasitls_ccall *call, const wasitls_cval *v, char **out)
         return -EILSEQ;
     char *s = wasitls_ccall_alloc(call, n + 1);
     if (!s)
-        return WASITLS_E_NOMEM;
+        return -ENOMEM;
     memcpy(s, v->of.str.ptr, n);
     s[n] = 0;
     *out = s;
@@ -306,10 +306,9 @@ static void close_parent(int pfd, int dirfd)
 
 /* ---- results ---- */
 
+/* neg_errno: a negative errno (never a WASITLS_E_* code: -EPERM is -1 like WASITLS_E_NOMEM). */
 static int fs_err(wasitls_ccall *call, wasitls_cval *result, int neg_errno)
 {
-    if (neg_errno == WASITLS_E_NOMEM)
-        return WASITLS_E_NOMEM;
     return wasitls__err_code(call, result, wasitls__errno_fs(-neg_errno));
 }
 
