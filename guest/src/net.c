@@ -90,6 +90,8 @@ int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, s
         *n = 1;
         return WASITLS_OK;
     }
+    if (host[0] == '[') /* brackets only ever hold an IPv6 literal (scope ids unsupported) */
+        return wasitls__err(WASITLS_ERR_INVALID, "resolve: bad IPv6 literal %s", host);
 
     struct wit_ret_sock_handle r;
     wit_resolve_addresses(wasitls__network(), host, (uint32_t)strlen(host), &r);
