@@ -1,0 +1,581 @@
+/* Translating (wasm2c), compiling (libtcc or cc) and caching modules.
+ *
+ * A cache entry is the payload (generated C for the fast tier, a shared object for the opt
+ * tier) followed by a trailer: magic, the entry's key, the SHA-256 of the payload and its
+ * length. The key hashes the module bytes, the tier, the compiler's identity, wasm2c's
+ * version, the prelude text and the wasitls version, so entries never leak across any of
+ * them. An entry is used only after the trailer matches and the checksum verifies; anything
+ * else is rebuilt and overwritten. Entries are written to a temporary file in the cache
+ * directory and renamed into place, so a concurrent reader sees either the old file or the
+ * complete new one. (ELF loaders ignore bytes after the last section, so the trailer does not
+ * disturb dlopen.) */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libtcc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sha256.h"
+
+extern char **environ;
+
+#define GLUE_GEN_VERSION "glue-1"
+
+#ifndef WASITLS_TCC_ID
+#define WASITLS_TCC_ID "libtcc"
+#endif
+
+/* ---- progress on stderr ---- */
+
+struct wasitls__progress {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool running, stop, printed, tty;
+    const char *phase;
+    const char *watch; /* a file whose growing size shows how far we are */
+    char what[256];
+    struct timespec start;
+};
+
+static double elapsed(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress_print(wasitls__progress *p)
+{
+    double t = elapsed(&p->start);
+    char extra[64] = "";
+    struct stat st;
+    if (p->watch && stat(p->watch, &st) == 0)
+        snprintf(extra, sizeof extra, ", %.1f MB of C so far", (double)st.st_size / 1e6);
+    fprintf(stderr, "%swasitls: compiling %s: %s (%.0f s%s)%s", p->tty ? "\r" : "", p->what,
+            p->phase, t, extra, p->tty ? "\033[K" : "\n");
+    fflush(stderr);
+    p->printed = true;
+}
+
+static void *progress_main(void *arg)
+{
+    wasitls__progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    int ticks = 0;
+    while (!p->stop) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 1;
+        pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+        if (p->stop)
+            break;
+        ticks++;
+        /* a terminal line updates every second; a log gets a line every 5 s */
+        if (elapsed(&p->start) >= 1.0 && (p->tty || ticks == 1 || ticks % 5 == 0))
+            progress_print(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void progress_start(wasitls__progress *p, bool enabled, const char *name, wasitls_tier tier)
+{
+    memset(p, 0, sizeof *p);
+    clock_gettime(CLOCK_MONOTONIC, &p->start);
+    snprintf(p->what, sizeof p->what, "%s (%s tier)", name, tier == WASITLS_TIER_OPT ? "opt" : "fast");
+    p->phase = "starting";
+    if (!enabled)
+        return;
+    p->tty = isatty(2);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->running = pthread_create(&p->th, NULL, progress_main, p) == 0;
+}
+
+static void progress_phase(wasitls__progress *p, const char *phase, const char *watch)
+{
+    if (!p->running) {
+        p->phase = phase;
+        p->watch = watch;
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->phase = phase;
+    p->watch = watch;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void progress_stop(wasitls__progress *p)
+{
+    if (!p->running)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    if (p->printed) {
+        fprintf(stderr, "%swasitls: compiled %s in %.1f s%s\n", p->tty ? "\r" : "", p->what,
+                elapsed(&p->start), p->tty ? "\033[K" : "");
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+/* ---- files and processes ---- */
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    uint8_t *p = malloc((size_t)st.st_size + 1);
+    if (!p) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    p[got] = 0;
+    *out = p;
+    *len = got;
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const void *a, size_t alen, const void *b, size_t blen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    int rc = write_all(fd, a, alen);
+    if (!rc && b)
+        rc = write_all(fd, b, blen);
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Runs argv with stdout+stderr into errpath; returns the wait status, or -1. */
+static int run(char *const argv[], const char *errpath)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return st;
+}
+
+/* The first line(s) of a tool's diagnostics, for an error message. */
+static void tool_message(const char *path, char *out, size_t len)
+{
+    uint8_t *p;
+    size_t n;
+    out[0] = 0;
+    if (read_file(path, &p, &n) != 0)
+        return;
+    size_t k = 0;
+    int lines = 0;
+    for (size_t i = 0; i < n && k + 1 < len && lines < 3; i++) {
+        char c = (char)p[i];
+        if (c == '\n') {
+            lines++;
+            c = lines < 3 ? ';' : 0;
+            if (!c)
+                break;
+            if (k + 2 < len)
+                out[k++] = c;
+            c = ' ';
+        }
+        out[k++] = c;
+    }
+    while (k && (out[k - 1] == ' ' || out[k - 1] == ';'))
+        k--;
+    out[k] = 0;
+    free(p);
+}
+
+/* The first line printed by `cmd --version`, cached per process. */
+static const char *tool_version(const char *tool, char *cache, size_t len)
+{
+    if (cache[0])
+        return cache;
+    char tmpl[] = "/tmp/wasitls-ver-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return "unknown";
+    close(fd);
+    char *argv[] = {(char *)tool, "--version", NULL};
+    if (run(argv, tmpl) >= 0) {
+        char buf[256];
+        tool_message(tmpl, buf, sizeof buf);
+        char *semi = strchr(buf, ';');
+        if (semi)
+            *semi = 0;
+        snprintf(cache, len, "%s", buf);
+    }
+    unlink(tmpl);
+    return cache[0] ? cache : "unknown";
+}
+
+static pthread_mutex_t ver_lock = PTHREAD_MUTEX_INITIALIZER;
+static char wasm2c_ver[256], cc_ver[256];
+
+/* ---- cache entries ---- */
+
+#define TRAILER_MAGIC "wasitls-cache-1"
+typedef struct trailer {
+    char magic[16];
+    uint8_t key[32];
+    uint8_t sum[32];
+    uint64_t len;
+} trailer;
+
+/* Verifies data[0..n) as an entry for key; on success *payload_len is set. */
+static bool entry_ok(const uint8_t *data, size_t n, const uint8_t key[32], size_t *payload_len)
+{
+    trailer t;
+    if (n < sizeof t)
+        return false;
+    memcpy(&t, data + n - sizeof t, sizeof t);
+    if (memcmp(t.magic, TRAILER_MAGIC, sizeof TRAILER_MAGIC) != 0 || memcmp(t.key, key, 32) != 0 ||
+        t.len != n - sizeof t)
+        return false;
+    uint8_t sum[32];
+    wasitls_sha256_oneshot(data, (size_t)t.len, sum);
+    if (memcmp(sum, t.sum, 32) != 0)
+        return false;
+    *payload_len = (size_t)t.len;
+    return true;
+}
+
+static void entry_store(const char *dir, const char *path, const uint8_t key[32], const void *payload,
+                        size_t len)
+{
+    trailer t;
+    memset(&t, 0, sizeof t);
+    memcpy(t.magic, TRAILER_MAGIC, sizeof TRAILER_MAGIC);
+    memcpy(t.key, key, 32);
+    wasitls_sha256_oneshot(payload, len, t.sum);
+    t.len = len;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%lx", dir, (long)getpid(), (unsigned long)random());
+    if (write_file(tmp, payload, len, &t, sizeof t) != 0 || rename(tmp, path) != 0)
+        unlink(tmp); /* the cache is an optimisation: failing to fill it is not an error */
+}
+
+/* ---- the pipeline ---- */
+
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER; /* libtcc 0.9.27 has global state */
+
+typedef struct tcc_err {
+    char msg[WASITLS_ERROR_MSG_MAX];
+} tcc_err;
+
+static void on_tcc_error(void *opaque, const char *msg)
+{
+    tcc_err *e = opaque;
+    if (!e->msg[0])
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
+static int tcc_build(const char *src, wasitls__code *out, wasitls_error *err)
+{
+    tcc_err te = {{0}};
+    pthread_mutex_lock(&tcc_lock);
+    TCCState *s = tcc_new();
+    if (!s) {
+        pthread_mutex_unlock(&tcc_lock);
+        return wasitls_error_set(err, WASITLS_E_NOMEM, "libtcc: cannot create a compiler state");
+    }
+    tcc_set_error_func(s, &te, on_tcc_error);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    tcc_set_options(s, "-w");
+    int rc = tcc_compile_string(s, src);
+    if (rc == 0)
+        rc = tcc_add_library(s, "m");
+    if (rc == 0)
+        rc = tcc_relocate(s, TCC_RELOCATE_AUTO);
+    void *entry = rc == 0 ? tcc_get_symbol(s, WASITLS__ENTRY_NAME) : NULL;
+    pthread_mutex_unlock(&tcc_lock);
+    if (!entry) {
+        tcc_delete(s);
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "libtcc: %s",
+                                 te.msg[0] ? te.msg : "compilation failed");
+    }
+    out->tcc = s;
+    ((wasitls__entry_fn)entry)(&wasitls__rt_impl, &out->glue);
+    return 0;
+}
+
+static int so_load(const char *path, wasitls__code *out, wasitls_error *err)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "cannot load compiled module: %s", dlerror());
+    void *entry = dlsym(h, WASITLS__ENTRY_NAME);
+    if (!entry) {
+        dlclose(h);
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "compiled module has no entry point");
+    }
+    out->dl = h;
+    ((wasitls__entry_fn)entry)(&wasitls__rt_impl, &out->glue);
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    static const char *names[] = {"in.wasm", "m.c", "m.h", "wasm2c.log", "src.c", "cc.log", "m.so"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* wasm2c's output, glued: prelude + header + code + glue, as one translation unit. */
+static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t len, const char *dir,
+                     wasitls__progress *pr, wasitls__buf *src, wasitls_error *err)
+{
+    char in[4096], outc[4096], outh[4096], log[4096];
+    snprintf(in, sizeof in, "%s/in.wasm", dir);
+    snprintf(outc, sizeof outc, "%s/m.c", dir);
+    snprintf(outh, sizeof outh, "%s/m.h", dir);
+    snprintf(log, sizeof log, "%s/wasm2c.log", dir);
+    if (write_file(in, bytes, len, NULL, 0) != 0)
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot write %s: %s", in, strerror(errno));
+    progress_phase(pr, "translating with wasm2c", outc);
+    char *argv[] = {"wasm2c", "--no-debug-names", "-n", WASITLS__W2C_NAME, in, "-o", outc, NULL};
+    int st = run(argv, log);
+    if (st < 0)
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "cannot run wasm2c (is wabt installed?)");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char msg[400];
+        tool_message(log, msg, sizeof msg);
+        if (WIFSIGNALED(st))
+            return wasitls_error_set(err, WASITLS_E_UNSUPPORTED_FEATURE,
+                                     "wasm2c cannot translate this module (it died with signal %d)%s%s",
+                                     WTERMSIG(st), msg[0] ? ": " : "", msg);
+        return wasitls_error_set(err, WASITLS_E_INVALID, "invalid module: %s",
+                                 msg[0] ? msg : "rejected by wasm2c");
+    }
+    uint8_t *h = NULL, *c = NULL;
+    size_t hl, cl;
+    if (read_file(outh, &h, &hl) != 0 || read_file(outc, &c, &cl) != 0) {
+        free(h);
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot read wasm2c's output");
+    }
+    wasitls__gen_prelude(src);
+    /* drop the two includes we replace: wasm-rt.h (by the prelude) and m.h (inlined here) */
+    const char *hs = (const char *)h, *inc = strstr(hs, "#include \"wasm-rt.h\"");
+    if (inc) {
+        wasitls__buf_put(src, hs, (size_t)(inc - hs));
+        wasitls__buf_puts(src, (const char *)inc + strlen("#include \"wasm-rt.h\""));
+    } else {
+        wasitls__buf_puts(src, hs);
+    }
+    const char *cs = (const char *)c, *inc2 = strstr(cs, "#include \"m.h\"");
+    if (inc2) {
+        wasitls__buf_put(src, cs, (size_t)(inc2 - cs));
+        wasitls__buf_puts(src, inc2 + strlen("#include \"m.h\""));
+    } else {
+        wasitls__buf_puts(src, cs);
+    }
+    free(h);
+    free(c);
+    return wasitls__gen_glue(mi, src, err);
+}
+
+static void cache_key(wasitls_engine *e, const uint8_t *bytes, size_t len, uint8_t key[32])
+{
+    uint8_t mod[32];
+    wasitls_sha256_oneshot(bytes, len, mod);
+    wasitls__buf pre = {0};
+    wasitls__gen_prelude(&pre);
+    uint8_t presum[32];
+    wasitls_sha256_oneshot(pre.p ? pre.p : "", pre.len, presum);
+    wasitls__buf_free(&pre);
+
+    pthread_mutex_lock(&ver_lock);
+    const char *w2c = tool_version("wasm2c", wasm2c_ver, sizeof wasm2c_ver);
+    const char *comp = e->cfg.tier == WASITLS_TIER_OPT ? tool_version("cc", cc_ver, sizeof cc_ver)
+                                                        : WASITLS_TCC_ID;
+    pthread_mutex_unlock(&ver_lock);
+
+    wasitls_sha256 s;
+    wasitls_sha256_init(&s);
+    char line[1024];
+    snprintf(line, sizeof line, "wasitls %s|%s|tier %s|compiler %s|wasm2c %s|", WASITLS_VERSION,
+             GLUE_GEN_VERSION, e->cfg.tier == WASITLS_TIER_OPT ? "opt" : "fast", comp, w2c);
+    wasitls_sha256_update(&s, line, strlen(line));
+    wasitls_sha256_update(&s, presum, 32);
+    wasitls_sha256_update(&s, mod, 32);
+    wasitls_sha256_final(&s, key);
+}
+
+int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_t *bytes,
+                     size_t len, const char *name, bool load, wasitls__code *out,
+                     wasitls_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->tier = e->cfg.tier;
+    bool opt = e->cfg.tier == WASITLS_TIER_OPT;
+    uint8_t key[32];
+    char path[4096] = "";
+    if (e->cache_dir) {
+        cache_key(e, bytes, len, key);
+        char hex[65];
+        wasitls_hex(key, 32, hex);
+        snprintf(path, sizeof path, "%s/%s.%s", e->cache_dir, hex, opt ? "so" : "c");
+        uint8_t *data;
+        size_t n, plen;
+        if (read_file(path, &data, &n) == 0) {
+            bool ok = entry_ok(data, n, key, &plen);
+            int rc = WASITLS_E_CACHE;
+            if (ok && !load) {
+                free(data);
+                return 0;
+            }
+            if (ok && opt) {
+                rc = so_load(path, out, err);
+            } else if (ok) {
+                data[plen] = 0;
+                rc = tcc_build((const char *)data, out, err);
+            }
+            free(data);
+            if (rc == 0)
+                return 0;
+            /* a bad entry is rebuilt below */
+            wasitls_error_clear(err);
+        }
+    }
+
+    wasitls__progress pr;
+    progress_start(&pr, e->cfg.progress != 0, name, e->cfg.tier);
+    char dir[] = "/tmp/wasitls-XXXXXX";
+    const char *tmpdir = getenv("TMPDIR");
+    char dirbuf[4096];
+    if (tmpdir && *tmpdir)
+        snprintf(dirbuf, sizeof dirbuf, "%s/wasitls-XXXXXX", tmpdir);
+    else
+        snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    int rc = 0;
+    wasitls__buf src = {0};
+    if (!mkdtemp(dirbuf)) {
+        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s", strerror(errno));
+        goto out;
+    }
+    rc = translate(mi, bytes, len, dirbuf, &pr, &src, err);
+    if (rc)
+        goto out;
+    if (src.oom) {
+        rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory assembling generated code");
+        goto out;
+    }
+    if (!opt) {
+        if (path[0])
+            entry_store(e->cache_dir, path, key, src.p, src.len);
+        if (load) {
+            progress_phase(&pr, "compiling with libtcc", NULL);
+            rc = tcc_build(src.p, out, err);
+        }
+        goto out;
+    }
+    char srcpath[4096], so[4096], log[4096];
+    snprintf(srcpath, sizeof srcpath, "%s/src.c", dirbuf);
+    snprintf(so, sizeof so, "%s/m.so", dirbuf);
+    snprintf(log, sizeof log, "%s/cc.log", dirbuf);
+    if (write_file(srcpath, src.p, src.len, NULL, 0) != 0) {
+        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot write %s", srcpath);
+        goto out;
+    }
+    wasitls__buf_free(&src);
+    progress_phase(&pr, "compiling with cc -O2", NULL);
+    char *argv[] = {"cc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fno-optimize-sibling-calls",
+                    "-w", "-o", so, srcpath, "-lm", NULL};
+    int st = run(argv, log);
+    if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char msg[400];
+        tool_message(log, msg, sizeof msg);
+        rc = wasitls_error_set(err, WASITLS_E_COMPILE, "cc failed: %s", msg[0] ? msg : "cannot run cc");
+        goto out;
+    }
+    if (path[0]) {
+        uint8_t *data;
+        size_t n;
+        if (read_file(so, &data, &n) == 0) {
+            entry_store(e->cache_dir, path, key, data, n);
+            free(data);
+        }
+    }
+    if (load)
+        rc = so_load(so, out, err); /* the mapping stays valid after the file is removed */
+out:
+    progress_stop(&pr);
+    wasitls__buf_free(&src);
+    if (dirbuf[0] && strcmp(dirbuf, dir) != 0)
+        rm_tree(dirbuf);
+    return rc;
+}
+
+void wasitls__code_free(wasitls__code *c)
+{
+    if (c->tcc) {
+        pthread_mutex_lock(&tcc_lock);
+        tcc_delete(c->tcc);
+        pthread_mutex_unlock(&tcc_lock);
+    }
+    if (c->dl)
+        dlclose(c->dl);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,422 @@
+/* Generates the C that surrounds wasm2c's output: the runtime prelude in front, and after it
+ * the per-module glue - import trampolines, boxing stubs for host functions, boxed call stubs
+ * for exports and the entry point the engine looks up.
+ *
+ * How imports are wired. wasm2c (1.0.32) calls an imported function as a global symbol
+ * Z_<module>Z_<name>(module_instance, args...), where module_instance is the value of the
+ * instance's Z_<module>_instance field - except for imported functions placed in tables by
+ * element segments, for which it passes the address of that field instead. We store in each
+ * such field its own address, so both are the same pointer, and the trampoline steps back
+ * from it to the instance and its slot array. A slot holds (fn, ctx): the trampoline calls
+ * fn(ctx, args...) - for an import wired to another instance's export that is the export
+ * itself, typed and unboxed; for a host function it is this module's boxing stub. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void wasitls__buf_put(wasitls__buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+void wasitls__buf_puts(wasitls__buf *b, const char *s)
+{
+    wasitls__buf_put(b, s, strlen(s));
+}
+
+void wasitls__buf_printf(wasitls__buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        wasitls__buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    wasitls__buf_put(b, big, (size_t)n);
+    free(big);
+}
+
+void wasitls__buf_free(wasitls__buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+extern const char wasitls__prelude_text[]; /* prelude.h, embedded at build time */
+
+/* Everything the generated code needs beyond prelude.h: wasm-rt.h's functions as thin
+ * wrappers over the runtime table, and the bit-counting builtins tcc lacks. */
+static const char prelude_tail[] =
+    "static const wasitls__rt_api *wasitls__rt;\n"
+    "static WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t t) { wasitls__rt->trap(t); abort(); }\n"
+    "static bool wasm_rt_is_initialized(void) { return true; }\n"
+    "#include <stdarg.h>\n"
+    "static uint32_t wasm_rt_register_func_type(uint32_t np, uint32_t nr, ...) {\n"
+    "  wasm_rt_type_t t[2048]; va_list ap; va_start(ap, nr);\n"
+    "  for (uint32_t i = 0; i < np + nr && i < 2048; i++) t[i] = (wasm_rt_type_t)va_arg(ap, int);\n"
+    "  va_end(ap); return wasitls__rt->register_func_type(np, nr, t);\n"
+    "}\n"
+    "#define wasm_rt_allocate_memory(m, i, x) wasitls__rt->allocate_memory(m, i, x)\n"
+    "#define wasm_rt_grow_memory(m, d) wasitls__rt->grow_memory(m, d)\n"
+    "#define wasm_rt_free_memory(m) wasitls__rt->free_memory(m)\n"
+    "#define wasm_rt_allocate_funcref_table(t, i, x) wasitls__rt->allocate_funcref_table(t, i, x)\n"
+    "#define wasm_rt_free_funcref_table(t) wasitls__rt->free_funcref_table(t)\n"
+    "#define wasm_rt_grow_funcref_table(t, d, v) wasitls__rt->grow_funcref_table(t, d, v)\n"
+    "#define wasm_rt_allocate_externref_table(t, i, x) wasitls__rt->allocate_externref_table(t, i, x)\n"
+    "#define wasm_rt_free_externref_table(t) wasitls__rt->free_externref_table(t)\n"
+    "#define wasm_rt_grow_externref_table(t, d, v) wasitls__rt->grow_externref_table(t, d, v)\n"
+    "#ifdef __TINYC__\n"
+    "static inline int wasitls__clz64(uint64_t x) { int n = 0; if (!(x >> 32)) { n += 32; x <<= 32; }\n"
+    "  if (!(x >> 48)) { n += 16; x <<= 16; } if (!(x >> 56)) { n += 8; x <<= 8; }\n"
+    "  if (!(x >> 60)) { n += 4; x <<= 4; } if (!(x >> 62)) { n += 2; x <<= 2; }\n"
+    "  if (!(x >> 63)) n += 1; return n; }\n"
+    "static inline int wasitls__ctz64(uint64_t x) { int n = 0; if (!(x & 0xffffffffu)) { n += 32; x >>= 32; }\n"
+    "  if (!(x & 0xffff)) { n += 16; x >>= 16; } if (!(x & 0xff)) { n += 8; x >>= 8; }\n"
+    "  if (!(x & 0xf)) { n += 4; x >>= 4; } if (!(x & 3)) { n += 2; x >>= 2; }\n"
+    "  if (!(x & 1)) n += 1; return n; }\n"
+    "static inline int wasitls__popcnt64(uint64_t x) { x = x - ((x >> 1) & 0x5555555555555555ull);\n"
+    "  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);\n"
+    "  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full; return (int)((x * 0x0101010101010101ull) >> 56); }\n"
+    "#define __builtin_clz(x) (wasitls__clz64((uint32_t)(x)) - 32)\n"
+    "#define __builtin_clzll(x) wasitls__clz64(x)\n"
+    "#define __builtin_ctz(x) wasitls__ctz64((uint32_t)(x))\n"
+    "#define __builtin_ctzll(x) wasitls__ctz64(x)\n"
+    "#define __builtin_popcount(x) wasitls__popcnt64((uint32_t)(x))\n"
+    "#define __builtin_popcountll(x) wasitls__popcnt64(x)\n"
+    "#endif\n";
+
+void wasitls__gen_prelude(wasitls__buf *b)
+{
+    wasitls__buf_puts(b, "#define NDEBUG 1\n");
+    wasitls__buf_puts(b, wasitls__prelude_text);
+    wasitls__buf_puts(b, prelude_tail);
+}
+
+/* wabt's MangleName: "Z_" then each byte, alphanumerics (except 'Z') and '_' as is,
+ * everything else as 'Z' + two upper-case hex digits. */
+static void mangle(wasitls__buf *b, const char *s)
+{
+    wasitls__buf_puts(b, "Z_");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+        if ((alnum && ch != 'Z') || ch == '_') {
+            char c1 = (char)ch;
+            wasitls__buf_put(b, &c1, 1);
+        } else {
+            wasitls__buf_printf(b, "Z%02X", ch);
+        }
+    }
+}
+
+static const char *ctype(uint8_t k)
+{
+    switch (k) {
+    case WASITLS_I32: return "u32";
+    case WASITLS_I64: return "u64";
+    case WASITLS_F32: return "f32";
+    case WASITLS_F64: return "f64";
+    case WASITLS_FUNCREF: return "wasm_rt_funcref_t";
+    case WASITLS_EXTERNREF: return "wasm_rt_externref_t";
+    }
+    return "void";
+}
+
+static char tchar(uint8_t k)
+{
+    switch (k) {
+    case WASITLS_I32: return 'i';
+    case WASITLS_I64: return 'j';
+    case WASITLS_F32: return 'f';
+    case WASITLS_F64: return 'd';
+    case WASITLS_FUNCREF: return 'r';
+    case WASITLS_EXTERNREF: return 'e';
+    }
+    return '?';
+}
+
+static const char *vfield(uint8_t k)
+{
+    switch (k) {
+    case WASITLS_I32: return "i32";
+    case WASITLS_I64: return "i64";
+    case WASITLS_F32: return "f32";
+    case WASITLS_F64: return "f64";
+    }
+    return "ref";
+}
+
+static void rettype(wasitls__buf *b, const wasitls_functype *ft)
+{
+    if (ft->nresults == 0)
+        wasitls__buf_puts(b, "void");
+    else if (ft->nresults == 1)
+        wasitls__buf_puts(b, ctype(ft->results[0]));
+    else {
+        wasitls__buf_puts(b, "struct wasm_multi_");
+        for (uint32_t i = 0; i < ft->nresults; i++) {
+            char c = tchar(ft->results[i]);
+            wasitls__buf_put(b, &c, 1);
+        }
+    }
+}
+
+/* "(void *, u32, f64)" - the typed signature with a leading context pointer. */
+static void fnptr_type(wasitls__buf *b, const wasitls_functype *ft)
+{
+    rettype(b, ft);
+    wasitls__buf_puts(b, " (*)(void *");
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        wasitls__buf_printf(b, ", %s", ctype(ft->params[i]));
+    wasitls__buf_puts(b, ")");
+}
+
+/* Expression converting boxed value `src` (a wasitls__val) to the C type of k. */
+static void unbox(wasitls__buf *b, uint8_t k, const char *src)
+{
+    if (k == WASITLS_FUNCREF)
+        /* Host-side funcrefs are opaque: only null can be passed in from the host. */
+        wasitls__buf_printf(b, "wasm_rt_funcref_null_value");
+    else
+        wasitls__buf_printf(b, "%s.of.%s", src, vfield(k));
+}
+
+static void box(wasitls__buf *b, uint8_t k, const char *dst, const char *expr)
+{
+    wasitls__buf_printf(b, "  %s.kind = %u; ", dst, k);
+    if (k == WASITLS_FUNCREF)
+        wasitls__buf_printf(b, "%s.of.ref = (void *)(%s).func;\n", dst, expr);
+    else
+        wasitls__buf_printf(b, "%s.of.%s = %s;\n", dst, vfield(k), expr);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error *err)
+{
+    const char *M = "Z_" WASITLS__W2C_NAME;
+    uint32_t ni = mi->nimports, ne = mi->nexports;
+
+    /* the distinct import module names, sorted as wasm2c orders instantiate's parameters */
+    const char **mods = calloc(ni ? ni : 1, sizeof *mods);
+    if (!mods)
+        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    uint32_t nmods = 0;
+    for (uint32_t i = 0; i < ni; i++) {
+        bool seen = false;
+        for (uint32_t j = 0; j < nmods; j++)
+            if (!strcmp(mods[j], mi->imports[i].module))
+                seen = true;
+        if (!seen)
+            mods[nmods++] = mi->imports[i].module;
+    }
+    qsort(mods, nmods, sizeof *mods, cmp_str);
+
+    wasitls__buf_printf(b, "\n/* ---- wasitls glue ---- */\n"
+                           "typedef struct wasitls__inst { %s_instance_t w; wasitls__slot slots[%u]; } wasitls__inst;\n",
+                        M, ni ? ni : 1);
+
+    for (uint32_t i = 0; i < ni; i++) {
+        const wasitls_importdesc *im = &mi->imports[i];
+        /* slots of the instance, from the self-pointer in its Z_<module>_instance field */
+        wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - offsetof(%s_instance_t, ", i, M);
+        mangle(b, im->module);
+        wasitls__buf_printf(b, "_instance)))->slots[%u])\n", i);
+        switch (im->type.kind) {
+        case WASITLS_EXTERN_FUNC: {
+            const wasitls_functype *ft = &im->type.func;
+            /* boxing stub, used when the import is a host function */
+            rettype(b, ft);
+            wasitls__buf_printf(b, " wasitls__box%u(void *ctx", i);
+            for (uint32_t k = 0; k < ft->nparams; k++)
+                wasitls__buf_printf(b, ", %s a%u", ctype(ft->params[k]), k);
+            wasitls__buf_printf(b, ") {\n  wasitls__val a[%u], r[%u];\n", ft->nparams ? ft->nparams : 1,
+                                ft->nresults ? ft->nresults : 1);
+            for (uint32_t k = 0; k < ft->nparams; k++) {
+                char dst[32], ex[32];
+                snprintf(dst, sizeof dst, "a[%u]", k);
+                snprintf(ex, sizeof ex, "a%u", k);
+                box(b, ft->params[k], dst, ex);
+            }
+            wasitls__buf_puts(b, "  wasitls__rt->host_call(ctx, a, r);\n");
+            if (ft->nresults == 1) {
+                wasitls__buf_puts(b, "  return ");
+                unbox(b, ft->results[0], "r[0]");
+                wasitls__buf_puts(b, ";\n");
+            } else if (ft->nresults > 1) {
+                wasitls__buf_puts(b, "  ");
+                rettype(b, ft);
+                wasitls__buf_puts(b, " res;\n");
+                for (uint32_t k = 0; k < ft->nresults; k++) {
+                    char src[32];
+                    snprintf(src, sizeof src, "r[%u]", k);
+                    wasitls__buf_printf(b, "  res.%c%u = ", tchar(ft->results[k]), k);
+                    unbox(b, ft->results[k], src);
+                    wasitls__buf_puts(b, ";\n");
+                }
+                wasitls__buf_puts(b, "  return res;\n");
+            }
+            wasitls__buf_puts(b, "}\n");
+            /* the trampoline wasm2c's code calls */
+            rettype(b, ft);
+            wasitls__buf_puts(b, " ");
+            mangle(b, im->module);
+            mangle(b, im->name);
+            wasitls__buf_puts(b, "(struct ");
+            mangle(b, im->module);
+            wasitls__buf_puts(b, "_instance_t *p");
+            for (uint32_t k = 0; k < ft->nparams; k++)
+                wasitls__buf_printf(b, ", %s a%u", ctype(ft->params[k]), k);
+            wasitls__buf_printf(b, ") {\n  wasitls__slot *s = WASITLS__SLOT%u(p);\n  return ((", i);
+            fnptr_type(b, ft);
+            wasitls__buf_puts(b, ")s->fn)(s->ctx");
+            for (uint32_t k = 0; k < ft->nparams; k++)
+                wasitls__buf_printf(b, ", a%u", k);
+            wasitls__buf_puts(b, ");\n}\n");
+            break;
+        }
+        case WASITLS_EXTERN_MEMORY:
+        case WASITLS_EXTERN_TABLE:
+        case WASITLS_EXTERN_GLOBAL: {
+            const char *t;
+            if (im->type.kind == WASITLS_EXTERN_MEMORY)
+                t = "wasm_rt_memory_t";
+            else if (im->type.kind == WASITLS_EXTERN_TABLE)
+                t = im->type.table.elem == WASITLS_FUNCREF ? "wasm_rt_funcref_table_t"
+                                                           : "wasm_rt_externref_table_t";
+            else
+                t = ctype(im->type.global.type);
+            wasitls__buf_printf(b, "%s *", t);
+            mangle(b, im->module);
+            mangle(b, im->name);
+            wasitls__buf_puts(b, "(struct ");
+            mangle(b, im->module);
+            wasitls__buf_printf(b, "_instance_t *p) { return (%s *)WASITLS__SLOT%u(p)->ctx; }\n", t, i);
+            break;
+        }
+        }
+    }
+
+    wasitls__buf_puts(b, "static void *wasitls__boxes[] = {");
+    for (uint32_t i = 0; i < ni; i++) {
+        if (mi->imports[i].type.kind == WASITLS_EXTERN_FUNC)
+            wasitls__buf_printf(b, "(void *)wasitls__box%u, ", i);
+        else
+            wasitls__buf_puts(b, "0, ");
+    }
+    wasitls__buf_puts(b, "0};\n");
+
+    for (uint32_t i = 0; i < ne; i++) {
+        const wasitls_exportdesc *ex = &mi->exports[i];
+        if (ex->type.kind == WASITLS_EXTERN_FUNC) {
+            const wasitls_functype *ft = &ex->type.func;
+            wasitls__buf_printf(b, "static void wasitls__call%u(void *inst, const wasitls__val *a, wasitls__val *r) {\n  ", i);
+            if (ft->nresults) {
+                rettype(b, ft);
+                wasitls__buf_puts(b, " x = ");
+            }
+            wasitls__buf_printf(b, "%s", M);
+            mangle(b, ex->name);
+            wasitls__buf_printf(b, "((%s_instance_t *)inst", M);
+            for (uint32_t k = 0; k < ft->nparams; k++) {
+                char src[32];
+                snprintf(src, sizeof src, "a[%u]", k);
+                wasitls__buf_puts(b, ", ");
+                unbox(b, ft->params[k], src);
+            }
+            wasitls__buf_puts(b, ");\n");
+            for (uint32_t k = 0; k < ft->nresults; k++) {
+                char dst[32], e[32];
+                snprintf(dst, sizeof dst, "r[%u]", k);
+                if (ft->nresults == 1)
+                    snprintf(e, sizeof e, "x");
+                else
+                    snprintf(e, sizeof e, "x.%c%u", tchar(ft->results[k]), k);
+                box(b, ft->results[k], dst, e);
+            }
+            wasitls__buf_puts(b, "}\n");
+        } else {
+            wasitls__buf_printf(b, "static void *wasitls__get%u(void *inst) { return (void *)%s", i, M);
+            mangle(b, ex->name);
+            wasitls__buf_printf(b, "((%s_instance_t *)inst); }\n", M);
+        }
+    }
+    wasitls__buf_puts(b, "static wasitls__export_fn wasitls__exports[] = {\n");
+    for (uint32_t i = 0; i < ne; i++) {
+        const wasitls_exportdesc *ex = &mi->exports[i];
+        if (ex->type.kind == WASITLS_EXTERN_FUNC) {
+            wasitls__buf_printf(b, "  {(void *)%s", M);
+            mangle(b, ex->name);
+            wasitls__buf_printf(b, ", wasitls__call%u, 0},\n", i);
+        } else {
+            wasitls__buf_printf(b, "  {0, 0, wasitls__get%u},\n", i);
+        }
+    }
+    wasitls__buf_puts(b, "  {0, 0, 0}};\n");
+
+    wasitls__buf_puts(b, "static void wasitls__instantiate(void *p) {\n  wasitls__inst *I = p;\n");
+    wasitls__buf_printf(b, "  %s_instantiate(&I->w", M);
+    for (uint32_t j = 0; j < nmods; j++) {
+        wasitls__buf_puts(b, ", (struct ");
+        mangle(b, mods[j]);
+        wasitls__buf_puts(b, "_instance_t *)&I->w.");
+        mangle(b, mods[j]);
+        wasitls__buf_puts(b, "_instance");
+    }
+    wasitls__buf_puts(b, ");\n}\n");
+    wasitls__buf_printf(b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n", M, M);
+    wasitls__buf_printf(b,
+        "#if defined(__GNUC__) && !defined(__TINYC__)\n__attribute__((visibility(\"default\")))\n#endif\n"
+        "void wasitls__module_entry(const wasitls__rt_api *rt, wasitls__glue *g) {\n"
+        "  wasitls__rt = rt;\n"
+        "  g->abi_version = WASITLS__GLUE_ABI;\n"
+        "  g->nimports = %u; g->nexports = %u;\n"
+        "  g->instance_size = sizeof(wasitls__inst);\n"
+        "  g->slots_offset = offsetof(wasitls__inst, slots);\n"
+        "  g->init_module = %s_init_module;\n"
+        "  g->instantiate = wasitls__instantiate;\n"
+        "  g->free = wasitls__free;\n"
+        "  g->import_box = wasitls__boxes;\n"
+        "  g->exports = wasitls__exports;\n"
+        "}\n",
+        ni, ne, M);
+    free(mods);
+    if (b->oom)
+        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory generating glue");
+    return 0;
+}
