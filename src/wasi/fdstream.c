@@ -323,10 +323,23 @@ static void fdo_wait_on(wasitls_ostream *base, wasitls_waitset *ws)
         wasitls_waitset_fd(ws, s->fd, POLLOUT);
 }
 
+/* How long dropping a borrowed (stdio) stream waits for its buffered output to drain. */
+#define STDIO_DRAIN_MS 30000
+
 static void fdo_destroy(wasitls_ostream *base)
 {
     fd_ostream *s = (fd_ostream *)base;
-    fdo_drain(s); /* best effort: what the kernel takes now is not lost */
+    fdo_drain(s);
+    /* Output the guest wrote to the host's stdout/stderr without flushing must still arrive
+     * (the guest may exit right after); a socket's owner decides for itself. */
+    uint64_t give_up = wasitls_now_ns() + (uint64_t)STDIO_DRAIN_MS * 1000000u;
+    while (s->borrowed && s->kind != K_SOCKET && s->state == S_OPEN && s->len &&
+           wasitls_now_ns() < give_up) {
+        struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+        if (poll(&p, 1, 100) < 0 && errno != EINTR)
+            break;
+        fdo_drain(s);
+    }
     wasitls_ioerr_free(s->fail);
     free(s->buf);
     if (!s->borrowed)

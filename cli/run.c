@@ -1,0 +1,485 @@
+/* `wasitls run [OPTIONS] COMPONENT.wasm [ARGS...]`: runs a wasi:cli/command component with the
+ * grants the user gives. Entry point: wasitls_cli_run(argc, argv) with argv[0] = "run".
+ *
+ * Exit status: the guest's (wasi:cli/exit, or 0/1 for run's ok/err); 2 for a usage error;
+ * 1 when wasitls itself fails or the guest traps (with `error: ...` on stderr). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wasitls/component.h"
+#include "wasitls/engine.h"
+#include "wasitls/wasi.h"
+#ifdef WASITLS_HAVE_TLS
+#include "wasitls/tls.h"
+#endif
+
+int wasitls_cli_run(int argc, char **argv);
+
+static const char usage_text[] =
+    "usage: wasitls run [OPTIONS] COMPONENT.wasm [ARGS...]\n"
+    "\n"
+    "Runs a WebAssembly component that exports wasi:cli/run (a WASI 0.2 command). ARGS are\n"
+    "passed to the guest; the guest's exit code becomes wasitls's.\n"
+    "\n"
+    "Grants (nothing is granted by default):\n"
+    "  -S tls                   grant wasi:tls (TLS client connections)\n"
+    "  -S inherit-network       grant wasi:sockets access to the host's networks\n"
+    "  -S allow-ip-name-lookup  grant wasi:sockets/ip-name-lookup\n"
+    "                           -S takes a comma list too: -S tls,inherit-network\n"
+    "  --dir HOST[::GUEST]      preopen directory HOST, seen by the guest as GUEST\n"
+    "                           (default: the same path); repeatable\n"
+    "  --env NAME[=VALUE]       set NAME in the guest's environment, or pass the host's\n"
+    "                           value through when no VALUE is given; repeatable\n"
+    "\n"
+    "Engine:\n"
+    "  --tier fast|opt          compile with the fast tier (tcc, default) or the optimizing\n"
+    "                           tier (the system C compiler at -O2)\n"
+    "\n"
+    "TLS (with -S tls):\n"
+    "  --tls-ca FILE            also trust the PEM certificates in FILE; repeatable\n"
+    "  --tls-backend NAME       openssl (default) | gnutls\n"
+    "  --tls-handshake-timeout T\n"
+    "                           give up a handshake after T (e.g. 10s, 500ms; default 10s)\n"
+    "\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Exit status: the guest's; 2 for a usage error; 1 when wasitls fails or the guest traps\n"
+    "(the reason is printed as `error: ...` on stderr).\n";
+
+static const char *const s_values[] = {"tls", "inherit-network", "allow-ip-name-lookup"};
+
+/* Every option, for the unknown-option hint. */
+static const char *const long_opts[] = {"--dir",     "--env",         "--tier",
+                                        "--tls-ca",  "--tls-backend", "--tls-handshake-timeout",
+                                        "--help"};
+
+struct run_opts {
+    bool tls, net, lookup;
+    const char **dirs;
+    size_t ndirs;
+    const char **envs;
+    size_t nenvs;
+    int tier;
+    const char **cas;
+    size_t ncas;
+    const char *backend;
+    uint32_t hs_timeout_ms;
+    const char *component;
+    char **guest_args;
+    int nguest_args;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see `wasitls run --help`)\n");
+    return 2;
+}
+
+/* Edit distance, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return SIZE_MAX;
+    size_t d[41][41];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c)
+                c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c)
+                c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+static const char *closest(const char *s, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t bd = 4;
+    for (size_t i = 0; i < n; i++) {
+        size_t dd = distance(s, cands[i]);
+        if (dd < bd) {
+            bd = dd;
+            best = cands[i];
+        }
+    }
+    return best;
+}
+
+static int add_s(struct run_opts *o, const char *list)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        return 1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "tls") == 0)
+            o->tls = true;
+        else if (strcmp(t, "inherit-network") == 0)
+            o->net = true;
+        else if (strcmp(t, "allow-ip-name-lookup") == 0)
+            o->lookup = true;
+        else {
+            const char *m = closest(t, s_values, 3);
+            fprintf(stderr, "error: unknown -S value '%s'", t);
+            if (m)
+                fprintf(stderr, " (did you mean '%s'?)", m);
+            fprintf(stderr, "; valid values: tls, inherit-network, allow-ip-name-lookup\n");
+            rc = 2;
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* "10s", "500ms", "2m", or plain seconds. */
+static bool parse_timeout(const char *s, uint32_t *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return false;
+    double mul = 1000;
+    if (*end == 0 || strcmp(end, "s") == 0)
+        mul = 1000;
+    else if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "m") == 0)
+        mul = 60000;
+    else
+        return false;
+    double r = v * mul;
+    if (r < 1 || r > 86400000.0)
+        return false;
+    *ms = (uint32_t)r;
+    return true;
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+    const char **a = realloc(*arr, (*n + 1) * sizeof *a);
+    if (!a)
+        return 1;
+    a[(*n)++] = v;
+    *arr = a;
+    return 0;
+}
+
+/* Parses argv[1..]; returns -1 to continue, else an exit status. */
+static int parse(int argc, char **argv, struct run_opts *o)
+{
+    int i = 1;
+    for (; i < argc; i++) {
+        char *a = argv[i];
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        /* -S VALUE, -SVALUE, -S=VALUE */
+        if (strncmp(a, "-S", 2) == 0) {
+            const char *v = a[2] ? a + 2 + (a[2] == '=') : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || !*v)
+                return usage_error("%s needs a value: tls, inherit-network or "
+                                   "allow-ip-name-lookup",
+                                   "-S");
+            int rc = add_s(o, v);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            return usage_error("unknown option '%s'", a);
+        }
+        /* --name VALUE or --name=VALUE */
+        char name[64];
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        if (nl >= sizeof name)
+            nl = sizeof name - 1;
+        memcpy(name, a, nl);
+        name[nl] = 0;
+        bool known = false;
+        for (size_t k = 0; k < sizeof long_opts / sizeof long_opts[0]; k++)
+            known |= strcmp(name, long_opts[k]) == 0;
+        if (!known) {
+            const char *m = closest(name, long_opts, sizeof long_opts / sizeof long_opts[0]);
+            fprintf(stderr, "error: unknown option '%s'", name);
+            if (m)
+                fprintf(stderr, " (did you mean '%s'?)", m);
+            fprintf(stderr, "\n(see `wasitls run --help`)\n");
+            return 2;
+        }
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else
+            return usage_error("%s needs a value", name);
+        int oom = 0;
+        if (strcmp(name, "--dir") == 0) {
+            oom = push(&o->dirs, &o->ndirs, val);
+        } else if (strcmp(name, "--env") == 0) {
+            if (!*val || *val == '=')
+                return usage_error("--env needs NAME or NAME=VALUE, not '%s'", val);
+            oom = push(&o->envs, &o->nenvs, val);
+        } else if (strcmp(name, "--tier") == 0) {
+            if (strcmp(val, "fast") == 0)
+                o->tier = WASITLS_TIER_FAST;
+            else if (strcmp(val, "opt") == 0)
+                o->tier = WASITLS_TIER_OPT;
+            else
+                return usage_error("--tier is fast or opt, not '%s'", val);
+        } else if (strcmp(name, "--tls-ca") == 0) {
+            oom = push(&o->cas, &o->ncas, val);
+        } else if (strcmp(name, "--tls-backend") == 0) {
+            o->backend = val;
+        } else if (strcmp(name, "--tls-handshake-timeout") == 0) {
+            if (!parse_timeout(val, &o->hs_timeout_ms))
+                return usage_error("--tls-handshake-timeout takes a duration such as 10s or "
+                                   "500ms, not '%s'",
+                                   val);
+        }
+        if (oom) {
+            fprintf(stderr, "error: out of memory\n");
+            return 1;
+        }
+    }
+    if (i >= argc)
+        return usage_error("%s", "missing COMPONENT.wasm");
+    o->component = argv[i];
+    o->guest_args = argv + i;
+    o->nguest_args = argc - i;
+    return -1;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return -EINVAL;
+    }
+    uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!b) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(b, 1, (size_t)st.st_size, f);
+    int e = ferror(f) ? EIO : 0;
+    fclose(f);
+    if (e || n != (size_t)st.st_size) {
+        free(b);
+        return -EIO;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static void print_error(const wasitls_error *err, int rc)
+{
+    char buf[WASITLS_ERROR_MSG_MAX + 64];
+    if (err->code || err->msg[0])
+        fprintf(stderr, "error: %s\n", wasitls_error_format(err, buf, sizeof buf));
+    else
+        fprintf(stderr, "error: %s\n", wasitls_strerror(rc));
+}
+
+int wasitls_cli_run(int argc, char **argv)
+{
+    struct run_opts o = {0};
+    o.tier = WASITLS_TIER_FAST;
+    int status = parse(argc, argv, &o);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char **env = NULL;
+    size_t nenv = 0;
+    wasitls_wasi_preopen *pre = NULL;
+    wasitls_engine *engine = NULL;
+    wasitls_component *comp = NULL;
+    wasitls_linker *linker = NULL;
+    wasitls_wasi *wasi = NULL;
+    wasitls_cinstance *inst = NULL;
+    wasitls_error err;
+    wasitls_error_clear(&err);
+    int rc;
+    if (status >= 0)
+        goto out;
+    status = 1;
+
+#ifndef WASITLS_HAVE_TLS
+    if (o.tls) {
+        fprintf(stderr, "error: -S tls: this wasitls was built without wasi:tls\n");
+        goto out;
+    }
+#endif
+    if ((o.ncas || o.backend || o.hs_timeout_ms) && !o.tls)
+        fprintf(stderr, "warning: --tls-* options have no effect without -S tls\n");
+
+    /* A guest writing to a pipe whose reader left gets a stream error, not a dead host. */
+    signal(SIGPIPE, SIG_IGN);
+
+    /* --env */
+    env = calloc(o.nenvs + 1, sizeof *env);
+    if (!env)
+        goto oom;
+    for (size_t i = 0; i < o.nenvs; i++) {
+        const char *e = o.envs[i];
+        if (strchr(e, '=')) {
+            env[nenv] = strdup(e);
+        } else {
+            const char *v = getenv(e);
+            if (!v)
+                continue; /* not set on the host: nothing to pass through */
+            size_t n = strlen(e) + strlen(v) + 2;
+            env[nenv] = malloc(n);
+            if (env[nenv])
+                snprintf(env[nenv], n, "%s=%s", e, v);
+        }
+        if (!env[nenv++])
+            goto oom;
+    }
+    /* --dir HOST[::GUEST] */
+    pre = calloc(o.ndirs + 1, sizeof *pre);
+    if (!pre)
+        goto oom;
+    for (size_t i = 0; i < o.ndirs; i++) {
+        char *d = strdup(o.dirs[i]);
+        if (!d)
+            goto oom;
+        char *sep = strstr(d, "::");
+        if (sep) {
+            *sep = 0;
+            pre[i].guest_path = sep + 2;
+        } else {
+            pre[i].guest_path = d;
+        }
+        pre[i].host_path = d;
+        if (!*pre[i].host_path || !*pre[i].guest_path) {
+            status = usage_error("--dir needs HOST or HOST::GUEST, not '%s'", o.dirs[i]);
+            for (size_t j = 0; j <= i; j++)
+                free((char *)pre[j].host_path);
+            free(pre);
+            pre = NULL;
+            goto out;
+        }
+    }
+
+    rc = read_file(o.component, &bytes, &len);
+    if (rc) {
+        fprintf(stderr, "error: cannot read %s: %s\n", o.component, strerror(-rc));
+        goto out;
+    }
+
+    wasitls_engine_config ecfg;
+    wasitls_engine_config_default(&ecfg);
+    ecfg.tier = (wasitls_tier)o.tier;
+    if ((rc = wasitls_engine_new(&ecfg, &engine, &err)))
+        goto fail;
+    if ((rc = wasitls_component_new(engine, bytes, len, &comp, &err))) {
+        wasitls_error_prefix(&err, "%s", o.component);
+        goto fail;
+    }
+    if ((rc = wasitls_linker_new(&linker))) {
+        wasitls_error_set(&err, rc, NULL);
+        goto fail;
+    }
+
+    wasitls_wasi_config wcfg;
+    wasitls_wasi_config_default(&wcfg);
+    wcfg.args = (const char *const *)o.guest_args;
+    wcfg.nargs = (size_t)o.nguest_args;
+    wcfg.env = (const char *const *)env;
+    wcfg.nenv = nenv;
+    wcfg.preopens = pre;
+    wcfg.npreopens = o.ndirs;
+    wcfg.inherit_network = o.net;
+    wcfg.allow_ip_name_lookup = o.lookup;
+    if ((rc = wasitls_wasi_new(&wcfg, &wasi, &err)))
+        goto fail;
+    if ((rc = wasitls_wasi_add_to_linker(wasi, linker, &err)))
+        goto fail;
+
+#ifdef WASITLS_HAVE_TLS
+    /* TLS hook: the policy from --tls-* goes to the TLS module; without -S tls only a hint
+     * naming the flag is registered. */
+    {
+        wasitls_tls_config tcfg;
+        wasitls_tls_config_init(&tcfg);
+        tcfg.backend = o.backend;
+        tcfg.ca_files = o.cas;
+        tcfg.n_ca_files = o.ncas;
+        tcfg.handshake_timeout_ms = o.hs_timeout_ms;
+        if ((rc = wasitls_tls_register(linker, o.tls ? &tcfg : NULL, &err)))
+            goto fail;
+    }
+#else
+    if ((rc = wasitls_linker_hint(linker, "wasi:tls/",
+                                  "this wasitls was built without wasi:tls"))) {
+        wasitls_error_set(&err, rc, NULL);
+        goto fail;
+    }
+#endif
+
+    if ((rc = wasitls_cinstance_new(comp, linker, wasi, &inst, &err)))
+        goto fail;
+    rc = wasitls_wasi_run(wasi, inst, &err);
+    if (rc < 0)
+        goto fail;
+    status = rc > 255 ? 255 : rc;
+    goto out;
+
+oom:
+    rc = WASITLS_E_NOMEM;
+    wasitls_error_set(&err, rc, NULL);
+fail:
+    print_error(&err, rc);
+    status = 1;
+out:
+    wasitls_cinstance_free(inst);
+    wasitls_linker_free(linker);
+#ifdef WASITLS_HAVE_TLS
+    wasitls_tls_unregister_all();
+#endif
+    wasitls_wasi_free(wasi);
+    wasitls_component_free(comp);
+    wasitls_engine_free(engine);
+    free(bytes);
+    for (size_t i = 0; i < nenv; i++)
+        free(env[i]);
+    free(env);
+    if (pre)
+        for (size_t i = 0; i < o.ndirs; i++)
+            free((char *)pre[i].host_path);
+    free(pre);
+    free(o.dirs);
+    free(o.envs);
+    free(o.cas);
+    return status;
+}
