@@ -1,0 +1,76 @@
+/* `wasitls compile FILE.wasm [--tier fast|opt] [--cache-dir DIR]`: compiles a core module into
+ * the code cache ahead of time, so that later runs skip translation and compilation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clicommon.h"
+#include "wasitls/engine.h"
+
+static const char usage_text[] =
+    "usage: wasitls compile [OPTIONS] FILE.wasm\n"
+    "\n"
+    "Translates and compiles FILE.wasm (a core module) into the compiled-code cache.\n"
+    "\n"
+    "  --tier fast|opt     tier to compile for (default fast)\n"
+    "  --cache-dir DIR     cache directory (default $WASITLS_CACHE_DIR, else\n"
+    "                      $XDG_CACHE_HOME/wasitls, else ~/.cache/wasitls)\n"
+    "  -q, --quiet         no progress output\n"
+    "  -h, --help          show this help\n";
+
+int wasitls_cli_compile(int argc, char **argv)
+{
+    wasitls_engine_config cfg;
+    wasitls_engine_config_default(&cfg);
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--tier") && i + 1 < argc) {
+            if (wasitls__cli_tier(argv[++i], &cfg.tier))
+                return 2;
+        } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
+            cfg.cache_dir = argv[++i];
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            cfg.progress = 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "error: unknown option '%s'\n%s", a, usage_text);
+            return 2;
+        } else if (!file) {
+            file = a;
+        } else {
+            fprintf(stderr, "error: only one file may be given\n");
+            return 2;
+        }
+    }
+    if (!file) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    uint8_t *bytes;
+    size_t len;
+    if (wasitls__cli_read(file, &bytes, &len))
+        return 1;
+    if (len >= 8 && bytes[4] == 0x0d && bytes[5] == 0 && bytes[6] == 1 && bytes[7] == 0) {
+        fprintf(stderr, "error: %s is a component; ahead-of-time compilation of components is not implemented yet\n", file);
+        free(bytes);
+        return 1;
+    }
+    wasitls_engine *e;
+    wasitls_error err;
+    char buf[WASITLS_ERROR_MSG_MAX + 64];
+    int rc = wasitls_engine_new(&cfg, &e, &err);
+    if (rc == 0) {
+        rc = wasitls_engine_precompile(e, bytes, len, file, &err);
+        wasitls_engine_free(e);
+    }
+    free(bytes);
+    if (rc) {
+        fprintf(stderr, "error: %s\n", wasitls_error_format(&err, buf, sizeof buf));
+        return 1;
+    }
+    return 0;
+}
