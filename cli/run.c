@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "wasitls/component.h"
@@ -344,6 +345,12 @@ int wasitls_cli_run(int argc, char **argv)
 
     /* A guest writing to a pipe whose reader left gets a stream error, not a dead host. */
     signal(SIGPIPE, SIG_IGN);
+    /* Every guest socket is a host fd: allow as many as the hard limit does. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     /* --env */
     env = calloc(o.nenvs + 1, sizeof *env);
