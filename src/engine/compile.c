@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-1"
+#define GLUE_GEN_VERSION "glue-3"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -383,6 +383,25 @@ static void rm_tree(const char *dir)
     rmdir(dir);
 }
 
+/* Appends wasm2c's code, rewriting float negation "x = -(y);" into a sign-bit flip: tcc
+ * compiles unary minus as -0.0 - y, which quiets NaNs and loses their sign, where Wasm's
+ * f32.neg / f64.neg must only flip the sign bit. (Stack temporaries are w2c_f<n> / w2c_d<n>.) */
+static void put_code(wasitls__buf *b, const char *s)
+{
+    for (;;) {
+        const char *d = strstr(s, " = -(w2c_");
+        while (d && d[9] != 'd' && d[9] != 'f')
+            d = strstr(d + 1, " = -(w2c_");
+        if (!d) {
+            wasitls__buf_puts(b, s);
+            return;
+        }
+        wasitls__buf_put(b, s, (size_t)(d - s));
+        wasitls__buf_puts(b, d[9] == 'd' ? " = wasitls__negd(" : " = wasitls__negf(");
+        s = d + 5;
+    }
+}
+
 /* wasm2c's output, glued: prelude + header + code + glue, as one translation unit. */
 static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t len, const char *dir,
                      wasitls__progress *pr, wasitls__buf *src, wasitls_error *err)
@@ -402,6 +421,15 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char msg[400];
         tool_message(log, msg, sizeof msg);
+        /* "/tmp/wasitls-XXXX/in.wasm:000008f: error: ..." -> "offset 0x8f: error: ..." */
+        for (char *at; (at = strstr(msg, in)) != NULL;) {
+            const char *rest = at + strlen(in) + (at[strlen(in)] == ':');
+            while (*rest == '0' && rest[1] != ':' && rest[1])
+                rest++;
+            char tmp[400];
+            snprintf(tmp, sizeof tmp, "offset 0x%s", rest);
+            memmove(at, tmp, strlen(tmp) + 1);
+        }
         if (WIFSIGNALED(st))
             return wasitls_error_set(err, WASITLS_E_UNSUPPORTED_FEATURE,
                                      "wasm2c cannot translate this module (it died with signal %d)%s%s",
@@ -427,9 +455,9 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
     const char *cs = (const char *)c, *inc2 = strstr(cs, "#include \"m.h\"");
     if (inc2) {
         wasitls__buf_put(src, cs, (size_t)(inc2 - cs));
-        wasitls__buf_puts(src, inc2 + strlen("#include \"m.h\""));
+        put_code(src, inc2 + strlen("#include \"m.h\""));
     } else {
-        wasitls__buf_puts(src, cs);
+        put_code(src, cs);
     }
     free(h);
     free(c);

@@ -97,6 +97,8 @@ static const char prelude_tail[] =
     "#define wasm_rt_allocate_externref_table(t, i, x) wasitls__rt->allocate_externref_table(t, i, x)\n"
     "#define wasm_rt_free_externref_table(t) wasitls__rt->free_externref_table(t)\n"
     "#define wasm_rt_grow_externref_table(t, d, v) wasitls__rt->grow_externref_table(t, d, v)\n"
+    "static inline double wasitls__negd(double x) { uint64_t b; memcpy(&b, &x, 8); b ^= 1ull << 63; memcpy(&x, &b, 8); return x; }\n"
+    "static inline float wasitls__negf(float x) { uint32_t b; memcpy(&b, &x, 4); b ^= 1u << 31; memcpy(&x, &b, 4); return x; }\n"
     "#ifdef __TINYC__\n"
     "static inline int wasitls__clz64(uint64_t x) { int n = 0; if (!(x >> 32)) { n += 32; x <<= 32; }\n"
     "  if (!(x >> 48)) { n += 16; x <<= 16; } if (!(x >> 56)) { n += 8; x <<= 8; }\n"
@@ -227,6 +229,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static bool has_func_import(const wasitls__modinfo *mi, const char *module)
+{
+    for (uint32_t i = 0; i < mi->nimports; i++)
+        if (mi->imports[i].type.kind == WASITLS_EXTERN_FUNC && !strcmp(mi->imports[i].module, module))
+            return true;
+    return false;
+}
+
 int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error *err)
 {
     const char *M = "Z_" WASITLS__W2C_NAME;
@@ -253,10 +263,16 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
 
     for (uint32_t i = 0; i < ni; i++) {
         const wasitls_importdesc *im = &mi->imports[i];
-        /* slots of the instance, from the self-pointer in its Z_<module>_instance field */
-        wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - offsetof(%s_instance_t, ", i, M);
-        mangle(b, im->module);
-        wasitls__buf_printf(b, "_instance)))->slots[%u])\n", i);
+        /* slots of the instance, from the self-pointer in its Z_<module>_instance field; wasm2c
+         * only has that field for modules we import functions from, and otherwise gets the
+         * instance itself (see wasitls__instantiate) */
+        if (has_func_import(mi, im->module)) {
+            wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - offsetof(%s_instance_t, ", i, M);
+            mangle(b, im->module);
+            wasitls__buf_printf(b, "_instance)))->slots[%u])\n", i);
+        } else {
+            wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)(p))->slots[%u])\n", i, i);
+        }
         switch (im->type.kind) {
         case WASITLS_EXTERN_FUNC: {
             const wasitls_functype *ft = &im->type.func;
@@ -394,9 +410,13 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
     for (uint32_t j = 0; j < nmods; j++) {
         wasitls__buf_puts(b, ", (struct ");
         mangle(b, mods[j]);
-        wasitls__buf_puts(b, "_instance_t *)&I->w.");
-        mangle(b, mods[j]);
-        wasitls__buf_puts(b, "_instance");
+        if (has_func_import(mi, mods[j])) {
+            wasitls__buf_puts(b, "_instance_t *)&I->w.");
+            mangle(b, mods[j]);
+            wasitls__buf_puts(b, "_instance");
+        } else {
+            wasitls__buf_puts(b, "_instance_t *)I");
+        }
     }
     wasitls__buf_puts(b, ");\n}\n");
     wasitls__buf_printf(b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n", M, M);

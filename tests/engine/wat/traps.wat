@@ -1,0 +1,12 @@
+(module
+  (type $v (func (result i32)))
+  (memory (export "memory") 1)
+  (table 2 funcref)
+  (func $ok (result i32) (i32.const 42))
+  (elem (i32.const 0) $ok)
+  (func (export "ok") (result i32) (i32.const 42))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
+  (func (export "oob") (result i32) (i32.load (i32.const 0x20000)))
+  (func (export "null_call") (result i32) (call_indirect (type $v) (i32.const 1)))
+  (func $rec (export "recurse") (param i32) (result i32) (i32.add (call $rec (local.get 0)) (i32.const 1)))
+)
