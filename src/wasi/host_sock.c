@@ -6,6 +6,8 @@
  * wrong state of the WIT's state machine return the error code the WIT documents for them
  * (invalid-state, not-in-progress, concurrency-conflict, would-block) rather than trapping.
  *
+ * Name lookups run on a thread each (getaddrinfo blocks); see resolve-addresses.
+ *
  * A socket's fd is shared by the socket resource and the streams it hands out: it is closed
  * when the last of them goes, so a guest may drop the socket before its streams. Pollables made
  * by subscribe are children of the socket (dropping the socket first traps).
@@ -18,8 +20,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1051,13 +1055,92 @@ static int dgram_send(wasitls_ccall *call, void *env, const wasitls_cval *args, 
     return wasitls__ok(call, result, &v);
 }
 
-/* ---- ip-name-lookup ---- */
+/* ---- ip-name-lookup ----
+ *
+ * getaddrinfo blocks, so each lookup runs on a detached thread; the stream reports
+ * would-block until it is done and its pollable waits on an eventfd the thread signals. The
+ * eventfd belongs to the guest's thread (which alone closes it, keeping the event loop's fd
+ * bookkeeping right); a lookup abandoned before it finished only frees memory when done. */
 
 typedef struct {
+    pthread_mutex_t mu;
+    int refs;       /* the stream + the worker */
+    int efd;        /* -1 once abandoned */
+    bool done;      /* read and written under mu */
+    int gai;        /* getaddrinfo's result */
     struct sockaddr_storage *addrs;
     size_t n, next;
     uint32_t children;
+    char name[256];
 } resolve_stream;
+
+static void resolve_unref(resolve_stream *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int left = --r->refs;
+    pthread_mutex_unlock(&r->mu);
+    if (left)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    free(r->addrs);
+    free(r);
+}
+
+static void resolve_run(resolve_stream *r)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(r->name, NULL, &hints, &res);
+    struct sockaddr_storage *addrs = NULL;
+    size_t n = 0;
+    if (!g) {
+        size_t cnt = 0;
+        for (struct addrinfo *a = res; a; a = a->ai_next)
+            cnt++;
+        addrs = calloc(cnt ? cnt : 1, sizeof *addrs);
+        if (!addrs)
+            g = EAI_MEMORY;
+        for (struct addrinfo *a = res; addrs && a; a = a->ai_next) {
+            if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+                a->ai_addrlen > sizeof *addrs)
+                continue;
+            bool dup = false;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = addrs[i].ss_family == a->ai_family &&
+                      memcmp(&addrs[i], a->ai_addr, a->ai_addrlen) == 0;
+            if (!dup)
+                memcpy(&addrs[n++], a->ai_addr, a->ai_addrlen);
+        }
+        freeaddrinfo(res);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->gai = g;
+    r->addrs = addrs;
+    r->n = n;
+    r->done = true;
+    if (r->efd >= 0) {
+        uint64_t one = 1;
+        if (write(r->efd, &one, sizeof one) < 0) {
+            /* the counter cannot overflow with one write; nothing to do */
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *resolve_thread(void *p)
+{
+    resolve_run(p);
+    resolve_unref(p);
+    return NULL;
+}
+
+static bool resolve_done(resolve_stream *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool d = r->done;
+    pthread_mutex_unlock(&r->mu);
+    return d;
+}
 
 static int resolve_dtor(void *env, void *rep, wasitls_error *err)
 {
@@ -1066,25 +1149,28 @@ static int resolve_dtor(void *env, void *rep, wasitls_error *err)
         return wasitls_error_set(err, WASITLS_E_BUSY,
                                  "resolve-address-stream dropped while a pollable subscribed to "
                                  "it is alive");
-    free(r->addrs);
-    free(r);
+    pthread_mutex_lock(&r->mu);
+    int efd = r->efd;
+    r->efd = -1;
+    pthread_mutex_unlock(&r->mu);
+    wasitls__fd_close(efd);
+    resolve_unref(r);
     return 0;
 }
 
 static bool resolve_ready(void *p)
 {
-    return true;
+    return resolve_done(p);
 }
 
 static void resolve_wait_on(void *p, wasitls_waitset *ws)
 {
-    wasitls_waitset_now(ws);
+    resolve_stream *r = p;
+    wasitls_waitset_fd(ws, r->efd, POLLIN);
 }
 
 /* resolve-addresses: func(network: borrow<network>, name: string)
- *                    -> result<resolve-address-stream, error-code>;
- * The lookup runs to completion here (getaddrinfo); the stream then hands out the answers.
- * IP literals are answered without a lookup. */
+ *                    -> result<resolve-address-stream, error-code>; */
 static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval *args,
                              size_t nargs, wasitls_cval *result)
 {
@@ -1093,51 +1179,35 @@ static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval 
     if (!w->lookup)
         return sock_err(call, result, SE(ACCESS_DENIED));
     size_t nl = args[1].of.str.len;
-    if (nl == 0 || nl > 253 || memchr(args[1].of.str.ptr, 0, nl))
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
-    char *name = wasitls_ccall_alloc(call, nl + 1);
-    if (!name)
-        return WASITLS_E_NOMEM;
-    memcpy(name, args[1].of.str.ptr, nl);
-    name[nl] = 0;
+    const char *name = args[1].of.str.ptr;
     /* An IPv6 literal may come in brackets, as in a URL. */
-    if (name[0] == '[' && name[nl - 1] == ']') {
-        name[nl - 1] = 0;
+    if (nl >= 2 && name[0] == '[' && name[nl - 1] == ']') {
         name++;
+        nl -= 2;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    int g = getaddrinfo(name, NULL, &hints, &res);
-    if (g) {
-        uint32_t code = g == EAI_NONAME || g == EAI_NODATA ? SE(NAME_UNRESOLVABLE)
-                        : g == EAI_AGAIN                  ? SE(TEMPORARY_RESOLVER_FAILURE)
-                        : g == EAI_MEMORY                 ? SE(OUT_OF_MEMORY)
-                                                          : SE(PERMANENT_RESOLVER_FAILURE);
-        return sock_err(call, result, code);
-    }
+    if (nl == 0 || nl > 253 || memchr(name, 0, nl))
+        return sock_err(call, result, SE(INVALID_ARGUMENT));
     resolve_stream *r = calloc(1, sizeof *r);
-    size_t cnt = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next)
-        cnt++;
-    if (r)
-        r->addrs = calloc(cnt ? cnt : 1, sizeof *r->addrs);
-    if (!r || !r->addrs) {
-        freeaddrinfo(res);
-        if (r)
-            free(r);
+    if (!r)
         return WASITLS_E_NOMEM;
+    memcpy(r->name, name, nl);
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0) {
+        free(r);
+        return sock_errno(call, result, errno);
     }
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
-            continue;
-        bool dup = false;
-        for (size_t i = 0; i < r->n && !dup; i++)
-            dup = r->addrs[i].ss_family == a->ai_family &&
-                  memcmp(&r->addrs[i], a->ai_addr, a->ai_addrlen) == 0;
-        if (!dup)
-            memcpy(&r->addrs[r->n++], a->ai_addr, a->ai_addrlen);
+    pthread_mutex_init(&r->mu, NULL);
+    r->refs = 2;
+    pthread_attr_t attr;
+    pthread_t th;
+    bool started = pthread_attr_init(&attr) == 0 &&
+                   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                   pthread_create(&th, &attr, resolve_thread, r) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+        resolve_run(r); /* no thread to spare: answer now */
+        r->refs = 1;
     }
-    freeaddrinfo(res);
     wasitls_cval v = wasitls_cv_own(r);
     return wasitls__ok(call, result, &v);
 }
@@ -1148,6 +1218,16 @@ static int resolve_next_address(wasitls_ccall *call, void *env, const wasitls_cv
 {
     NARGS(1);
     resolve_stream *r = ARG_REP(0);
+    if (!resolve_done(r))
+        return sock_err(call, result, SE(WOULD_BLOCK));
+    if (r->gai) {
+        int g = r->gai;
+        uint32_t code = g == EAI_NONAME || g == EAI_NODATA ? SE(NAME_UNRESOLVABLE)
+                        : g == EAI_AGAIN                  ? SE(TEMPORARY_RESOLVER_FAILURE)
+                        : g == EAI_MEMORY                 ? SE(OUT_OF_MEMORY)
+                                                          : SE(PERMANENT_RESOLVER_FAILURE);
+        return sock_err(call, result, code);
+    }
     wasitls_cval opt = cv_none();
     if (r->next < r->n) {
         wasitls_cval ip;

@@ -662,11 +662,20 @@ static void t_sock_lookup(void)
     wasitls_cval a[] = {B(net), S("localhost")}, r;
     CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", a, 2, &r) == 0);
     void *rs = ok_rep(&r);
-    int n = 0, lo4 = 0, lo6 = 0;
+    int n = 0, lo4 = 0, lo6 = 0, waits = 0;
     for (;;) {
         wasitls_cval b[] = {B(rs)};
         CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12",
                         "[method]resolve-address-stream.resolve-next-address", b, 1, &r) == 0);
+        if (err_code(&r) == SE_WOULD_BLOCK) {
+            CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12",
+                            "[method]resolve-address-stream.subscribe", b, 1, &r) == 0);
+            wasitls_pollable *p = r.of.res.rep;
+            CHECK(wasitls_pollable_block(p) == 0);
+            wasitls_pollable_free(p);
+            CHECK(++waits < 3);
+            continue;
+        }
         CHECK(is_ok(&r));
         if (r.of.var.payload->of.var.tag == 0)
             break;
@@ -684,11 +693,28 @@ static void t_sock_lookup(void)
     wasitls_cval c[] = {B(net), S("")};
     CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", c, 2, &r) == 0);
     CHECK(err_code(&r) == SE_INVALID_ARGUMENT);
+    /* dropped while the lookup may still run: the worker finishes on its own */
     wasitls_cval d[] = {B(net), S("[::1]")};
     CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", d, 2, &r) == 0);
     CHECK(is_ok(&r));
     CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream",
                     r.of.var.payload->of.res.rep, NULL, 0) == 0);
+    /* an unresolvable name is reported by resolve-next-address */
+    wasitls_cval e[] = {B(net), S("no-such-host.invalid")};
+    CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", e, 2, &r) == 0);
+    rs = ok_rep(&r);
+    for (;;) {
+        wasitls_cval b[] = {B(rs)};
+        CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12",
+                        "[method]resolve-address-stream.resolve-next-address", b, 1, &r) == 0);
+        if (err_code(&r) != SE_WOULD_BLOCK)
+            break;
+        usleep(1000);
+    }
+    CHECK(err_code(&r) == 18 || err_code(&r) == 19 || err_code(&r) == 20);
+    CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream", rs, NULL,
+                    0) == 0);
+    usleep(20000); /* let the abandoned worker finish before the process checks for leaks */
     CHECK(mock_drop("wasi:sockets/network@0.2.12", "network", net, NULL, 0) == 0);
     teardown();
 }
