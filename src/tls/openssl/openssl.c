@@ -158,6 +158,8 @@ static int ossl_server_ctx_new(const wasitls__tls_server_opts *o, void **out, wa
         ret = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory initialising OpenSSL");
         goto fail;
     }
+    c->min_version = o->min_version;
+    c->max_version = o->max_version;
     c->ctx = SSL_CTX_new(TLS_server_method());
     if (!c->ctx) {
         ret = wasitls_error_set(err, WASITLS_E_NOMEM, "cannot create an OpenSSL context");
@@ -456,6 +458,13 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
                     "(this side allows %s to %s)",
                     wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
                     wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
+        if (handshaking && desc == SSL3_AD_HANDSHAKE_FAILURE)
+            return wasitls_error_set(
+                err, WASITLS_E_TLS_ALERT,
+                "the peer sent fatal alert 'handshake failure': it accepts none of the TLS "
+                "versions or cipher suites offered (this side allows %s to %s)",
+                wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
+                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
                                  SSL_alert_desc_string_long(s->alert_in),
                                  handshaking ? " during the handshake" : "");
