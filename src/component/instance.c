@@ -1650,6 +1650,7 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
     wasitls__vec_init(&ci->cores, sizeof(wasitls_instance *));
     wasitls__htable_init(&ci->handles);
     wasitls__htable_init(&ci->host_handles);
+    ci->host_handles.no_reuse = true;
     frame root;
     frame_init(&root, c->root, NULL, NULL);
     int rc = instantiate_frame(ci, &root);

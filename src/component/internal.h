@@ -397,6 +397,7 @@ typedef struct wasitls__htable {
     wasitls__handle *h;
     uint32_t len, cap;
     uint32_t free_head; /* 0 = none */
+    bool no_reuse;      /* host-side tables: a stale handle stays invalid forever */
 } wasitls__htable;
 
 void wasitls__htable_init(wasitls__htable *t);

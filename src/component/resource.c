@@ -28,7 +28,7 @@ uint32_t wasitls__htable_add(wasitls__htable *t, const wasitls__handle *h)
             t->len = 1; /* slot 0 reserved */
         if (t->len >= WASITLS__MAX_HANDLES)
             return 0;
-        if (t->len == t->cap) {
+        if (t->len >= t->cap) {
             uint32_t cap = t->cap ? t->cap * 2 : 16;
             wasitls__handle *n = realloc(t->h, (size_t)cap * sizeof(*n));
             if (!n)
@@ -56,6 +56,8 @@ void wasitls__htable_remove(wasitls__htable *t, uint32_t i)
     if (i == 0 || i >= t->len || !t->h[i].rt)
         return;
     memset(&t->h[i], 0, sizeof(t->h[i]));
+    if (t->no_reuse)
+        return;
     t->h[i].next_free = t->free_head;
     t->free_head = i;
 }

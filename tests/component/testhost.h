@@ -155,6 +155,7 @@ static wasitls_linker *th_linker(testhost *th)
     const char *io = "wasi:io/streams@0.2.12";
     th_def(l, "wasi:cli/stdout@0.2.12", "get-stdout", th_get_stream, (void *)1);
     th_def(l, "wasi:cli/stderr@0.2.12", "get-stderr", th_get_stream, (void *)2);
+    th_def(l, "wasi:cli/stdin@0.2.12", "get-stdin", th_get_stream, (void *)3);
     th_def(l, io, "[method]output-stream.blocking-write-and-flush", th_write, NULL);
     th_def(l, io, "[method]output-stream.write", th_write, NULL);
     th_def(l, io, "[method]output-stream.check-write", th_check_write, NULL);
@@ -167,6 +168,7 @@ static wasitls_linker *th_linker(testhost *th)
     th_def(l, "wasi:cli/terminal-stdout@0.2.12", "get-terminal-stdout", th_none, NULL);
     th_def(l, "wasi:cli/terminal-stderr@0.2.12", "get-terminal-stderr", th_none, NULL);
     CHECK_OK(wasitls_linker_resource(l, io, "output-stream", th_stream_dtor, th, &err), &err);
+    CHECK_OK(wasitls_linker_resource(l, io, "input-stream", th_stream_dtor, th, &err), &err);
     return l;
 }
 
