@@ -358,6 +358,109 @@ static void res_forged(void)
     rt_close(&r);
 }
 
+/* ---- semantically invalid components: errors at instantiation ---- */
+
+static void invalid(void)
+{
+    static const struct {
+        const char *file;
+        int code;
+        const char *needle;
+    } cases[] = {
+        {"bad_lift.wasm", WASITLS_E_TYPE_MISMATCH, "canon lift: core function type [i32] -> [i32]"},
+        {"bad_core_import.wasm", WASITLS_E_TYPE_MISMATCH, "function type [i64] -> [] expected, [i32] -> [] given"},
+        {"bad_core_missing.wasm", WASITLS_E_LINK, "import `a` `f`: not exported"},
+        {"bad_alias.wasm", WASITLS_E_INVALID, "has no export `nope`"},
+        {"bad_own.wasm", WASITLS_E_INVALID, "not a resource"},
+        {"bad_valtype.wasm", WASITLS_E_INVALID, "not a value type"},
+        {"bad_realloc.wasm", WASITLS_E_TYPE_MISMATCH, "realloc must have type"},
+        {"bad_resource_new.wasm", WASITLS_E_INVALID, "not defined by this component"},
+        {"bad_start_trap.wasm", WASITLS_E_TRAP, "unreachable"},
+    };
+    wasitls_engine *e = engine();
+    wasitls_linker *l = res_linker();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", WAT_DIR, cases[i].file);
+        wasitls_component *c = load(e, path);
+        wasitls_cinstance *ci = NULL;
+        wasitls_error err;
+        int rc = wasitls_cinstance_new(c, l, NULL, &ci, &err);
+        printf("%s: %s: %s (offset %lld)\n", cases[i].file, wasitls_err_name(rc), err.msg,
+               (long long)err.offset);
+        if (rc != cases[i].code || !strstr(err.msg, cases[i].needle) || ci) {
+            fprintf(stderr, "%s: wanted %s `%s`\n", cases[i].file, wasitls_err_name(cases[i].code),
+                    cases[i].needle);
+            exit(1);
+        }
+        if (rc != WASITLS_E_TRAP)
+            CHECK(err.offset > 8); /* names the definition's place in the binary */
+        wasitls_component_free(c);
+    }
+    wasitls_linker_free(l);
+    wasitls_engine_free(e);
+}
+
+/* ---- strings in every encoding ---- */
+
+static char echoed[256];
+
+static int echo(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                wasitls_cval *result)
+{
+    CHECK(args[0].kind == WASITLS_CV_STRING && args[0].of.str.len < sizeof echoed);
+    memcpy(echoed, args[0].of.str.ptr, args[0].of.str.len);
+    echoed[args[0].of.str.len] = 0;
+    /* the argument is a view into guest memory: copy before returning it */
+    char *copy = wasitls_ccall_alloc(call, args[0].of.str.len + 1);
+    memcpy(copy, args[0].of.str.ptr, args[0].of.str.len);
+    result->kind = WASITLS_CV_STRING;
+    result->of.str.ptr = copy;
+    result->of.str.len = args[0].of.str.len;
+    return 0;
+}
+
+static void strings(void)
+{
+    wasitls_engine *e = engine();
+    wasitls_component *c = load(e, STRINGS_WASM);
+    wasitls_linker *l;
+    wasitls_error err;
+    CHECK(wasitls_linker_new(&l) == 0);
+    const char *wit = "package test:host@1.0.0; interface str { echo: func(s: string) -> string; }";
+    CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/str@1.0.0", "echo", echo, NULL, &err), &err);
+    wasitls_cinstance *ci;
+    CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
+    const char *fns[] = {"id8", "id16", "id-latin1", "via16", "via8"};
+    const char *samples[] = {"", "plain", "h\xc3\xa9llo \xc3\xbf", "x\xe2\x82\xac\xf0\x9f\x98\x80y"};
+    for (size_t f = 0; f < 5; f++) {
+        for (size_t k = 0; k < 4; k++) {
+            wasitls_cval a = {.kind = WASITLS_CV_STRING};
+            a.of.str.ptr = samples[k];
+            a.of.str.len = strlen(samples[k]);
+            echoed[0] = '#';
+            wasitls_cval r = call1(ci, fns[f], &a, 1);
+            CHECK(r.kind == WASITLS_CV_STRING && r.of.str.len == a.of.str.len);
+            CHECK(!memcmp(r.of.str.ptr, samples[k], r.of.str.len));
+            if (fns[f][0] == 'v')
+                CHECK(strcmp(echoed, samples[k]) == 0);
+        }
+    }
+    wasitls_cval a = {.kind = WASITLS_CV_STRING};
+    a.of.str.ptr = "x";
+    a.of.str.len = 1;
+    wasitls_cval r;
+    bool has;
+    int rc = wasitls_cinstance_call(ci, "bad", &a, 1, &r, &has, &err);
+    printf("bad: %s\n", err.msg);
+    CHECK(rc == WASITLS_E_TRAP && strstr(err.msg, "out of bounds"));
+    wasitls_cinstance_free(ci);
+    wasitls_component_free(c);
+    wasitls_linker_free(l);
+    wasitls_engine_free(e);
+}
+
 int main(int argc, char **argv)
 {
     static const tcase cases[] = {
@@ -369,6 +472,8 @@ int main(int argc, char **argv)
         {"res_use_after_drop", res_use_after_drop},
         {"res_borrow_kept", res_borrow_kept},
         {"res_forged", res_forged},
+        {"invalid", invalid},
+        {"strings", strings},
     };
     return t_main(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

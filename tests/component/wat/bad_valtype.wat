@@ -1,0 +1,5 @@
+;; invalid: a list of a function type
+(component
+  (type $f (func))
+  (type (list $f))
+)
