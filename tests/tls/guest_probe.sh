@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs the tls-probe guest through `wasitls run` against tls_peer (one case per call).
+#   guest_probe.sh WASITLS PROBE.wasm TLS_PEER PKI_DIR BACKEND CASE
+set -u
+wasitls=$1 probe=$2 peer=$3 pki=$4 backend=$5 case=$6
+T=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL ($case, $backend): $*" >&2
+  echo "--- stdout" >&2; cat "$T/out" >&2
+  echo "--- stderr" >&2; cat "$T/err" >&2
+  exit 1
+}
+
+start_peer() { # MODE
+  "$peer" "$1" "$pki/leaf-chain.pem" "$pki/leaf.key" >"$T/port" 2>"$T/peer.err" &
+  pid=$!
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^PORT //p' "$T/port")
+    [ -n "$port" ] && return 0
+    sleep 0.05
+  done
+  echo "tls_peer did not start" >&2
+  exit 1
+}
+
+# run [wasitls run options...] -- probe args...
+run() {
+  local opts=()
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  timeout 60 "$wasitls" run "${opts[@]}" --tls-backend "$backend" "$probe" "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+}
+has() { grep -qF -- "$2" "$T/$1" || fail "$1 lacks: $2"; }
+
+GRANT=(-S tls,inherit-network --tls-ca "$pki/root.pem")
+case "$case" in
+  api)
+    start_peer echo
+    run "${GRANT[@]}" -- api "$port"
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "probe ok" ;;
+  pending)
+    start_peer silent
+    run "${GRANT[@]}" -- pending "$port"
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "probe ok" ;;
+  wrong-name)
+    start_peer echo
+    run "${GRANT[@]}" -- fail "$port" wrong.example
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "not valid for 'wrong.example'" ;;
+  untrusted)
+    start_peer echo
+    run -S tls,inherit-network -- fail "$port" localhost
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "wasitls Test Root CA"
+    has out "--tls-ca" ;;
+  bad-name)
+    start_peer echo
+    run "${GRANT[@]}" -- fail "$port" "bad name"
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "invalid server name 'bad name'" ;;
+  timeout)
+    start_peer silent
+    start=$(date +%s%N)
+    run "${GRANT[@]}" --tls-handshake-timeout 1 -- fail "$port" localhost
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "TLS handshake timed out after 1 s"
+    [ "$ms" -lt 5000 ] || fail "took $ms ms" ;;
+  future-pollable)
+    start_peer echo
+    run "${GRANT[@]}" -- future-pollable "$port"
+    [ "$rc" != 0 ] || fail "no trap"
+    has err "pollable" ;;
+  stream-pollable)
+    start_peer echo
+    run "${GRANT[@]}" -- stream-pollable "$port"
+    [ "$rc" != 0 ] || fail "no trap"
+    has err "still has a pollable" ;;
+  not-granted)
+    start_peer echo
+    run -S inherit-network -- api "$port"
+    [ "$rc" != 0 ] || fail "ran without -S tls"
+    has err "-S tls" ;;
+  *)
+    echo "unknown case $case" >&2; exit 2 ;;
+esac
+echo "ok ($case, $backend)"
