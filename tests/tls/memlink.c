@@ -57,8 +57,18 @@ void ml_server_step(memlink *m)
             snprintf(m->server_msg, sizeof m->server_msg, "%s", e.msg);
         }
     }
-    while ((n = m->be->get_cipher(m->ssess, buf, sizeof buf)) > 0)
-        tt_pipe_put(m->s2c, buf, n);
+    while ((n = m->be->get_cipher(m->ssess, buf, sizeof buf)) > 0) {
+        /* Damage on the way, when a test asks for it. */
+        if (m->corrupt_xor && m->corrupt_at >= m->s2c_total && m->corrupt_at < m->s2c_total + n)
+            buf[m->corrupt_at - m->s2c_total] ^= m->corrupt_xor;
+        if (m->cut_at && m->s2c_total + n >= m->cut_at) {
+            n = m->cut_at > m->s2c_total ? m->cut_at - m->s2c_total : 0;
+            m->s2c->eof = true;
+        }
+        if (!(m->cut_at && m->s2c_total >= m->cut_at))
+            tt_pipe_put(m->s2c, buf, n);
+        m->s2c_total += n;
+    }
 }
 
 /* Runs the handshake to its end; returns the client's status and its message. */

@@ -16,6 +16,10 @@ typedef struct memlink {
     tt_pipe *c2s, *s2c;
     wasitls_tls_ctx *ctx;
     wasitls_tls_conn *conn;
+    /* server -> client damage: xor the byte at offset corrupt_at with corrupt_xor (if not 0);
+     * deliver only cut_at bytes then end the stream (if not 0) */
+    size_t s2c_total, corrupt_at, cut_at;
+    uint8_t corrupt_xor;
 } memlink;
 
 /* Server side and pipes only (m->conn stays NULL; client streams: s2c in, c2s out). */
