@@ -95,6 +95,26 @@ void wasitls__arena_reset(wasitls__arena *a)
     a->limit = limit;
 }
 
+void wasitls__arena_rewind(wasitls__arena *a)
+{
+    /* keep one chunk: calls that allocate a little reuse it without touching malloc */
+    wasitls__achunk *keep = NULL, *c = a->head;
+    while (c) {
+        wasitls__achunk *n = c->next;
+        if (!keep && c->cap == CHUNK_MIN)
+            keep = c;
+        else
+            free(c);
+        c = n;
+    }
+    a->head = keep;
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    a->total = 0;
+}
+
 void wasitls__arena_free(wasitls__arena *a)
 {
     wasitls__achunk *c = a->head;

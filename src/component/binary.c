@@ -558,8 +558,11 @@ static int alias_body(parser *p, wasitls_cursor *c, pscope *s, uint8_t sort, uin
             return wasitls_error_set_at(c->err, WASITLS_E_INVALID, at,
                                         "outer alias count %u exceeds the enclosing scopes", *ct);
         }
-        const char *w2;
-        TRY(check_idx(c, at, *idx, *space(t, sort, &w2), w2));
+        const char *w2 = "";
+        uint32_t *tsp = space(t, sort, &w2);
+        if (!tsp)
+            return unsupported(c, at, w2);
+        TRY(check_idx(c, at, *idx, *tsp, w2));
         break;
     }
     default:

@@ -110,6 +110,8 @@ struct wasitls_cinstance {
     wasitls__htable handles;      /* the guest's handles */
     wasitls__htable host_handles; /* guest-defined resources the host holds (from exports) */
     wasitls__task *task;
+    wasitls__arena pool[8]; /* call arenas by nesting depth, reused across calls */
+    uint32_t depth;
     instval *exports;
     bool trapped;
     wasitls_error *err; /* during instantiation */
@@ -119,7 +121,8 @@ typedef struct wasitls__cinst wasitls__cinst_unused;
 
 struct wasitls_ccall {
     struct wasitls_cinstance *ci;
-    wasitls__arena arena;
+    wasitls__arena own_arena;
+    wasitls__arena *arena; /* own_arena, or a pooled one of the instance */
     wasitls__canon *cx;
     wasitls_error err;
     uint32_t *lends;
@@ -797,7 +800,7 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
     out->of.res.handle = i;
     if (call->nlends == call->caplends) {
         size_t cap = call->caplends ? call->caplends * 2 : 8;
-        uint32_t *n = wasitls__arena_array(&call->arena, cap, sizeof(uint32_t));
+        uint32_t *n = wasitls__arena_array(call->arena, cap, sizeof(uint32_t));
         if (!n)
             return trap_in(cx, "out of memory");
         if (call->nlends)
@@ -918,12 +921,17 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
     wasitls_ccall call;
     memset(&call, 0, sizeof(call));
     call.ci = ci;
-    wasitls__arena_init(&call.arena);
+    wasitls__arena *arena = &call.own_arena;
+    wasitls__arena_init(&call.own_arena);
+    if (ci->depth < sizeof ci->pool / sizeof ci->pool[0])
+        arena = &ci->pool[ci->depth];
+    ci->depth++;
+    call.arena = arena;
     wasitls_error_clear(&call.err);
     wasitls__canon cx;
-    canon_init(&cx, &call, &lw->opts, &call.arena, f->kind == F_LIFTED, &call.err);
+    canon_init(&cx, &call, &lw->opts, arena, f->kind == F_LIFTED, &call.err);
     int rc;
-    wasitls_cval *argv = wasitls__arena_array(&call.arena, ft->n + 1, sizeof(wasitls_cval));
+    wasitls_cval *argv = wasitls__arena_array(arena, ft->n + 1, sizeof(wasitls_cval));
     wasitls_cval res;
     memset(&res, 0, sizeof(res));
     if (!argv) {
@@ -939,7 +947,7 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
             wasitls_error_set(&call.err, rc, "%s", wasitls_strerror(rc));
     } else {
         bool has;
-        rc = call_lifted(ci, f, argv, ft->n, &res, &has, &call.arena, &call.err);
+        rc = call_lifted(ci, f, argv, ft->n, &res, &has, arena, &call.err);
     }
     release_lends(&call);
     if (rc)
@@ -958,16 +966,17 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
         }
     }
 Exit:
+    ci->depth--;
+    if (arena != &call.own_arena)
+        wasitls__arena_rewind(arena);
+    else
+        wasitls__arena_free(arena);
     if (rc) {
-        int code = rc == WASITLS_E_EXIT ? rc : WASITLS_E_TRAP;
-        (void)code;
-        wasitls__arena_free(&call.arena);
         if (rc == WASITLS_E_EXIT)
             return wasitls_caller_trap(caller, "%s", call.err.msg[0] ? call.err.msg : "exit"), rc;
         return wasitls_caller_trap(caller, "%s: %s", f->name ? f->name : "host call",
                                    call.err.msg[0] ? call.err.msg : wasitls_strerror(rc));
     }
-    wasitls__arena_free(&call.arena);
     return 0;
 }
 
@@ -1625,6 +1634,8 @@ void wasitls_cinstance_free(wasitls_cinstance *ci)
     wasitls__htable_free(&ci->handles);
     wasitls__htable_free(&ci->host_handles);
     wasitls__arena_free(&ci->results);
+    for (size_t i = 0; i < sizeof ci->pool / sizeof ci->pool[0]; i++)
+        wasitls__arena_free(&ci->pool[i]);
     wasitls__arena_free(&ci->arena);
     free(ci);
 }
@@ -1699,9 +1710,8 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
         wasitls_ccall call;
         memset(&call, 0, sizeof(call));
         call.ci = ci;
-        wasitls__arena_init(&call.arena);
+        call.arena = results; /* the result must outlive this call */
         int rc = f->hf->fn(&call, f->hf->env, args, nargs, ft->t ? result : NULL);
-        wasitls__arena_free(&call.arena);
         if (rc)
             return wasitls_error_set(err, rc, "%s", call.err.msg[0] ? call.err.msg : wasitls_strerror(rc));
         *has_result = ft->t != NULL;
@@ -1715,7 +1725,8 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     wasitls_ccall call;
     memset(&call, 0, sizeof(call));
     call.ci = ci;
-    wasitls__arena_init(&call.arena);
+    wasitls__arena_init(&call.own_arena);
+    call.arena = &call.own_arena;
     wasitls__canon cx;
     canon_init(&cx, &call, &f->opts, results, true, err);
     wasitls_val vals[WASITLS__MAX_FLAT_PARAMS + 1], res[2];
@@ -1757,7 +1768,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     }
 Exit:
     ci->task = task.prev;
-    wasitls__arena_free(&call.arena);
+    wasitls__arena_free(&call.own_arena);
     if (rc && rc == WASITLS_E_TRAP && err && err->code == WASITLS_E_TRAP && f->name &&
         !strstr(err->msg, f->name))
         wasitls_error_prefix(err, "%s", f->name);
@@ -1819,7 +1830,7 @@ int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitl
             f = iv->items[i].p;
     if (!f)
         return wasitls_error_set(err, WASITLS_E_NOTFOUND, "the component exports no function `%s`", name);
-    wasitls__arena_reset(&ci->results);
+    wasitls__arena_rewind(&ci->results);
     if (!result && f->type->t) {
         static wasitls_cval sink;
         result = &sink;
@@ -1831,12 +1842,12 @@ int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitl
 
 void *wasitls_ccall_alloc(wasitls_ccall *call, size_t size)
 {
-    return wasitls__arena_alloc(&call->arena, size);
+    return wasitls__arena_alloc(call->arena, size);
 }
 
 wasitls_cval *wasitls_ccall_vals(wasitls_ccall *call, size_t n)
 {
-    return wasitls__arena_array(&call->arena, n ? n : 1, sizeof(wasitls_cval));
+    return wasitls__arena_array(call->arena, n ? n : 1, sizeof(wasitls_cval));
 }
 
 int wasitls_ccall_guest_bytes(wasitls_ccall *call, size_t len, bool as_string, uint8_t **ptr,

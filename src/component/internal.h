@@ -46,6 +46,8 @@ void *wasitls__arena_array(wasitls__arena *a, size_t n, size_t size);
 char *wasitls__arena_strndup(wasitls__arena *a, const char *s, size_t n);
 char *wasitls__arena_printf(wasitls__arena *a, const char *fmt, ...) WASITLS_PRINTF(2, 3);
 void wasitls__arena_reset(wasitls__arena *a);
+/* Forgets every allocation but keeps one chunk for reuse. */
+void wasitls__arena_rewind(wasitls__arena *a);
 void wasitls__arena_free(wasitls__arena *a);
 
 /* A growable array of pointers (or of fixed-size items) allocated with malloc. */

@@ -461,6 +461,68 @@ static void strings(void)
     wasitls_engine_free(e);
 }
 
+/* ---- call costs (checked for correctness; the timings are printed) ---- */
+
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int tick(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                wasitls_cval *result)
+{
+    *result = wasitls_cv_u64(WASITLS_CV_U32, args[0].of.u & 1);
+    return 0;
+}
+
+static int feed(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                wasitls_cval *result)
+{
+    CHECK(args[0].kind == WASITLS_CV_BYTES);
+    *result = wasitls_cv_u64(WASITLS_CV_U32, args[0].of.bytes.len);
+    return 0;
+}
+
+static void calls(void)
+{
+    wasitls_engine *e = engine();
+    wasitls_component *c = load(e, CALLS_WASM);
+    wasitls_linker *l;
+    wasitls_error err;
+    CHECK(wasitls_linker_new(&l) == 0);
+    const char *wit = "package test:host@1.0.0; interface calls { tick: func(x: u32) -> u32; "
+                      "feed: func(b: list<u8>) -> u32; }";
+    CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "tick", tick, NULL, &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "feed", feed, NULL, &err), &err);
+    wasitls_cinstance *ci;
+    CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
+    const uint32_t n = 1000000;
+    wasitls_cval a[2] = {wasitls_cv_u64(WASITLS_CV_U32, n), wasitls_cv_u64(WASITLS_CV_U32, 65536)};
+    double t0 = now();
+    CHECK(call1(ci, "loop-tick", a, 1).of.u == n / 2);
+    double t1 = now();
+    CHECK(call1(ci, "loop-feed", a, 2).of.u == (uint32_t)((uint64_t)n * 65536));
+    double t2 = now();
+    a[1] = wasitls_cv_u64(WASITLS_CV_U32, 1);
+    for (uint32_t i = 0; i < 200000; i++) {
+        a[0].of.u = i;
+        CHECK(call1(ci, "add", a, 2).of.u == i + 1);
+    }
+    double t3 = now();
+    printf("guest->host scalar call: %.0f ns\n", (t1 - t0) / n * 1e9);
+    printf("guest->host list<u8> (64 KiB view) call: %.0f ns\n", (t2 - t1) / n * 1e9);
+    printf("host->guest export call: %.0f ns\n", (t3 - t2) / 200000 * 1e9);
+    wasitls_cinstance_free(ci);
+    wasitls_component_free(c);
+    wasitls_linker_free(l);
+    wasitls_engine_free(e);
+}
+
 int main(int argc, char **argv)
 {
     static const tcase cases[] = {
@@ -474,6 +536,7 @@ int main(int argc, char **argv)
         {"res_forged", res_forged},
         {"invalid", invalid},
         {"strings", strings},
+        {"calls", calls},
     };
     return t_main(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
