@@ -285,6 +285,7 @@ static int write_some(wasitls_conn *c, const void *buf, size_t n)
     wit_output_write(c->out, buf, (uint32_t)n, &r);
     if (r.is_err)
         return write_error(c, &r.err, "write to");
+    c->unflushed = 1;
     return WASITLS_OK;
 }
 
@@ -346,6 +347,7 @@ int wasitls_flush(wasitls_conn *c)
     wit_output_blocking_flush(c->out, &r);
     if (r.is_err)
         return write_error(c, &r.err, "flush to");
+    c->unflushed = 0;
     return WASITLS_OK;
 }
 
@@ -368,7 +370,7 @@ int wasitls_close_output(wasitls_conn *c)
         return ret;
     if (c->output_closed)
         return WASITLS_OK;
-    if ((ret = wasitls_flush(c)) != WASITLS_OK)
+    if (c->unflushed && (ret = wasitls_flush(c)) != WASITLS_OK)
         return ret;
     c->output_closed = 1;
     if (c->tls != 0) {

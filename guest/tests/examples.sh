@@ -276,6 +276,29 @@ parallel-get)
         --tls-ca "$T/ca.pem" "$BUILD/guests/parallel-get.wasm" localhost "$NGINX_PORT" /small.txt 64
     grep -q "^64 responses of" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
+sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
+    case=${TEST#sdk-}
+    port=$(free_port)
+    case $case in
+    timeout | tls-misuse)
+        # s_server waits for a ClientHello: silent for plain TCP, a real server for TLS.
+        mkcerts
+        openssl s_server -accept "127.0.0.1:$port" -cert "$T/server.pem" -key "$T/server.key" \
+            -naccept 1 -quiet >"$T/s_server.log" 2>&1 </dev/null &
+        pids+=($!)
+        wait_port "$port" "$!" || { cat "$T/s_server.log" >&2; fail "s_server did not start"; }
+        ;;
+    plain-redis)
+        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$T" \
+            >"$T/redis.log" 2>&1 &
+        pids+=($!)
+        wait_port "$port" "$!" || { cat "$T/redis.log" >&2; fail "redis did not start"; }
+        ;;
+    esac
+    expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+        ${T:+--tls-ca "$T/ca.pem"} "$BUILD/guests/sdk-check.wasm" "$case" "$port"
+    grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
+    ;;
 demo)
     out=$("$(dirname "$0")/../../scripts/demo.sh" "$BUILD" 2>"$T/err") ||
         { cat "$T/err" >&2; fail "demo failed"; }

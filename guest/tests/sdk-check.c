@@ -1,0 +1,161 @@
+/* sdk-check CASE ARGS... — checks of the guest SDK's own contract, run by tests/examples.sh
+ * against local servers. Prints "ok CASE" and exits 0 when every expectation holds; otherwise
+ * says which one failed and exits 1.
+ *
+ *   refused PORT            connect to 127.0.0.1:PORT (nothing listening): ERR_SOCKET,
+ *                           connection-refused, a message naming the address
+ *   timeout PORT            plain TCP to a server that stays silent: a 300 ms poll returns 0
+ *                           after at least 300 ms; try_read says AGAIN
+ *   plain-redis PORT        redis without TLS: PING/+PONG with non-blocking writes, read_full,
+ *                           then shutdown(send) via close_output and CLOSED from the server
+ *   tls-misuse PORT         TLS to localhost:PORT: a second handshake and calls on a NULL
+ *                           connection are refused with ERR_INVALID, not traps
+ *   names                   non-UTF-8 and malformed names are refused before reaching the host
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wasitls_guest.h"
+
+static const char *which;
+
+#define EXPECT(cond)                                                                              \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf(stderr, "sdk-check %s: line %d: expected %s (last error: %s)\n", which,       \
+                    __LINE__, #cond, wasitls_errmsg());                                           \
+            wasitls_exit(1);                                                                      \
+        }                                                                                         \
+    } while (0)
+
+static uint16_t port_arg(int argc, char **argv)
+{
+    EXPECT(argc >= 3);
+    int p = atoi(argv[2]);
+    EXPECT(p > 0 && p < 65536);
+    return (uint16_t)p;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void refused(uint16_t port)
+{
+    wasitls_conn *c = (wasitls_conn *)1;
+    int r = wasitls_tcp_connect("127.0.0.1", port, &c);
+    EXPECT(r == WASITLS_ERR_SOCKET);
+    EXPECT(c == NULL);
+    EXPECT(strcmp(wasitls_socket_error_name(wasitls_last_socket_error()), "connection-refused") ==
+           0);
+    EXPECT(strstr(wasitls_errmsg(), "127.0.0.1") != NULL);
+    EXPECT(strstr(wasitls_errmsg(), "connection-refused") != NULL);
+}
+
+static void timeout(uint16_t port)
+{
+    wasitls_conn *c;
+    EXPECT(wasitls_tcp_connect("127.0.0.1", port, &c) == WASITLS_OK);
+    char b[16];
+    EXPECT(wasitls_try_read(c, b, sizeof b) == WASITLS_AGAIN);
+    struct wasitls_pollitem it = {c, WASITLS_POLLIN, 0};
+    double t0 = now_ms();
+    EXPECT(wasitls_poll(&it, 1, 300) == 0);
+    double dt = now_ms() - t0;
+    EXPECT(dt >= 290);
+    EXPECT(it.revents == 0);
+    wasitls_close(c);
+}
+
+static void plain_redis(uint16_t port)
+{
+    wasitls_conn *c;
+    EXPECT(wasitls_tcp_connect("localhost", port, &c) == WASITLS_OK);
+    EXPECT(!wasitls_conn_is_tls(c));
+    static const char ping[] = "PING\r\n";
+    size_t sent = 0;
+    while (sent < sizeof ping - 1) {
+        ssize_t n = wasitls_try_write(c, ping + sent, sizeof ping - 1 - sent);
+        if (n == WASITLS_AGAIN) {
+            struct wasitls_pollitem it = {c, WASITLS_POLLOUT, 0};
+            EXPECT(wasitls_poll(&it, 1, 5000) == 1);
+            continue;
+        }
+        EXPECT(n > 0);
+        sent += (size_t)n;
+    }
+    EXPECT(wasitls_flush(c) == WASITLS_OK);
+    char pong[7];
+    EXPECT(wasitls_read_full(c, pong, 7) == WASITLS_OK);
+    EXPECT(memcmp(pong, "+PONG\r\n", 7) == 0);
+    EXPECT(wasitls_close_output(c) == WASITLS_OK);
+    EXPECT(wasitls_close_output(c) == WASITLS_OK); /* idempotent */
+    EXPECT(wasitls_write_all(c, "x", 1) == WASITLS_ERR_INVALID);
+    char b[16];
+    EXPECT(wasitls_read(c, b, sizeof b) == WASITLS_CLOSED); /* redis closes after our FIN */
+    wasitls_close(c);
+}
+
+static void tls_misuse(uint16_t port)
+{
+    wasitls_conn *c;
+    EXPECT(wasitls_tls_connect("localhost", port, NULL, &c) == WASITLS_OK);
+    EXPECT(wasitls_conn_is_tls(c));
+    EXPECT(wasitls_tls_handshake(c, "localhost") == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_conn_advance(c) == WASITLS_OK);
+    EXPECT(wasitls_close_output(c) == WASITLS_OK);
+    EXPECT(wasitls_close_output(c) == WASITLS_OK);
+    wasitls_close(c);
+    char b[4];
+    EXPECT(wasitls_read(NULL, b, sizeof b) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_write_all(NULL, b, sizeof b) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_conn_advance(NULL) == WASITLS_ERR_INVALID);
+    wasitls_close(NULL);
+}
+
+static void names(void)
+{
+    wasitls_conn *c;
+    struct wasitls_addr a;
+    size_t n;
+    EXPECT(wasitls_tcp_connect("caf\xe9.example", 443, &c) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_tcp_connect("\xed\xa0\x80.example", 443, &c) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_resolve("[not-an-address]", 1, &a, 1, &n) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_resolve("", 1, &a, 1, &n) == WASITLS_ERR_INVALID);
+    EXPECT(wasitls_resolve("192.0.2.7", 8443, &a, 1, &n) == WASITLS_OK && n == 1);
+    EXPECT(a.family == 4 && a.port == 8443 && a.bytes[3] == 7);
+    EXPECT(wasitls_resolve("[2001:db8::1]", 1, &a, 1, &n) == WASITLS_OK && a.family == 6);
+    char text[64];
+    wasitls_addr_format(&a, text, sizeof text);
+    EXPECT(strcmp(text, "[2001:db8::1]:1") == 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: sdk-check CASE ARGS...\n");
+        wasitls_exit(64);
+    }
+    which = argv[1];
+    if (strcmp(which, "refused") == 0)
+        refused(port_arg(argc, argv));
+    else if (strcmp(which, "timeout") == 0)
+        timeout(port_arg(argc, argv));
+    else if (strcmp(which, "plain-redis") == 0)
+        plain_redis(port_arg(argc, argv));
+    else if (strcmp(which, "tls-misuse") == 0)
+        tls_misuse(port_arg(argc, argv));
+    else if (strcmp(which, "names") == 0)
+        names();
+    else {
+        fprintf(stderr, "sdk-check: unknown case %s\n", which);
+        wasitls_exit(64);
+    }
+    printf("ok %s\n", which);
+    return 0;
+}
