@@ -279,10 +279,10 @@ parallel-get)
 sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
     case=${TEST#sdk-}
     port=$(free_port)
+    mkcerts
     case $case in
     timeout | tls-misuse)
         # s_server waits for a ClientHello: silent for plain TCP, a real server for TLS.
-        mkcerts
         openssl s_server -accept "127.0.0.1:$port" -cert "$T/server.pem" -key "$T/server.key" \
             -naccept 1 -quiet >"$T/s_server.log" 2>&1 </dev/null &
         pids+=($!)
@@ -296,7 +296,7 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
         ;;
     esac
     expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
-        ${T:+--tls-ca "$T/ca.pem"} "$BUILD/guests/sdk-check.wasm" "$case" "$port"
+        --tls-ca "$T/ca.pem" "$BUILD/guests/sdk-check.wasm" "$case" "$port"
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
 demo)
