@@ -94,6 +94,8 @@ typedef struct tt_server {
  * tls_peer). */
 int tt_spawn_server(tt_server *s, char *const argv[], const char *marker);
 void tt_stop_server(tt_server *s);
+/* A TCP port on 127.0.0.1 that was free a moment ago (for servers that cannot report theirs). */
+int tt_free_port(void);
 /* A connected, non-blocking TCP socket to 127.0.0.1:port, or -1. */
 int tt_connect(int port);
 /* The directory of this executable (for sibling programs such as tls_peer). */

@@ -63,6 +63,40 @@ static int client_new_ctx(wasitls_tls_ctx *ctx, const char *name, size_t len, wa
     return r;
 }
 
+/* gnutls-serv in echo mode on a free port (it cannot report the one it got). */
+static int gnutls_serv(tt_server *s, const char *priority)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", tt_free_port());
+        char *argv[] = {"gnutls-serv", "--echo", "-q", "-p", port, "--x509certfile",
+                        (char *)tt_pki("leaf-chain.pem"), "--x509keyfile",
+                        (char *)tt_pki("leaf.key"), "--priority", (char *)priority, NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        extern char **environ;
+        int r = posix_spawnp(&s->pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+            return -1;
+        s->out_fd = -1;
+        s->port = atoi(port);
+        for (int i = 0; i < 100; i++) {
+            int fd = tt_connect(s->port);
+            if (fd >= 0) {
+                close(fd);
+                return 0;
+            }
+            usleep(20000);
+        }
+        tt_stop_server(s);
+    }
+    return -1;
+}
+
 /* ---- s_server: success and rejections ---- */
 
 static int get_www(wasitls_tls_ctx *ctx, int port, const char *name, const char *want_version)
@@ -523,7 +557,40 @@ static int t_bulk(const char *be)
     return 0;
 }
 
+/* Interoperability with GnuTLS's own server, in TLS 1.2 and 1.3. */
+static int t_gnutls_serv(const char *be)
+{
+    static const struct {
+        const char *prio, *version;
+    } v[] = {{"NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS 1.2"}, {"NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS 1.3"}};
+    for (int i = 0; i < 2; i++) {
+        tt_server s;
+        CHECK_OK(gnutls_serv(&s, v[i].prio));
+        wasitls_tls_conn *c;
+        const char *msg;
+        CHECK_OK(connect_new(tt_ctx(be, NULL, 0, 0, 0), s.port, "localhost", &c));
+        int r = tt_handshake(c, &msg);
+        CHECKF(r == 0, "%s", msg);
+        CHECK(!strcmp(wasitls_tls_conn_version(c), v[i].version));
+        wasitls_istream *in = wasitls_tls_conn_input(c);
+        wasitls_ostream *out = wasitls_tls_conn_output(c);
+        const char *text = "echo through gnutls-serv\n";
+        CHECK_OK(tt_write_flush(out, text, strlen(text), &msg));
+        char buf[64];
+        int end;
+        size_t n = tt_read_some(in, (uint8_t *)buf, strlen(text), &end, &msg);
+        CHECKF(n == strlen(text) && !memcmp(buf, text, n), "%zu %s", n, msg);
+        CHECK_OK(wasitls_tls_conn_close_output(c, NULL));
+        CHECK_OK(wasitls_ostream_free(out));
+        CHECK_OK(wasitls_istream_free(in));
+        wasitls_tls_conn_release(c);
+        tt_stop_server(&s);
+    }
+    return 0;
+}
+
 static const tt_case cases[] = {
+    {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},
     {"loop.chain13", t_chain13},
     {"loop.ip_san", t_ip_san},
