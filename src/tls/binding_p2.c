@@ -168,6 +168,10 @@ int wasitls_tls_register(struct wasitls_linker *l, const wasitls_tls_config *cfg
         int r = wasitls_linker_hint(l, "wasi:tls/", "wasi:tls is not granted; run with -S tls");
         return r < 0 ? wasitls_error_set(err, r, "cannot register the wasi:tls hint") : 0;
     }
+    if (wasitls__tls_wit_len == 0)
+        return wasitls_error_set(err, WASITLS_E_INTERNAL,
+                                 "this wasitls was built without the wasi:tls WIT (node_modules "
+                                 "was missing at build time: run scripts/setup.sh and rebuild)");
     wasitls_tls_ctx *ctx;
     int r = wasitls_tls_ctx_new(cfg, &ctx, err);
     if (r < 0)
