@@ -260,14 +260,28 @@ static int store_string_range(wasitls__canon *cx, const char *s, size_t n, uint3
     const uint8_t *src = (const uint8_t *)s;
     if (n > WASITLS__MAX_BYTE_LENGTH)
         return wasitls__canon_trap(cx, "string of %zu bytes exceeds the canonical ABI limit", n);
-    if (n && !wasitls_utf8_valid(src, n))
-        return wasitls__canon_trap(cx, "host produced invalid UTF-8 for a string");
     uint32_t len = (uint32_t)n;
-    if (cx->enc == 0) {
-        if (guest_buffer(cx, src, n, ptr)) {
+    uint32_t gaddr;
+    if (guest_buffer(cx, src, n, &gaddr)) {
+        TRY(range(cx, gaddr, n, 1, "string"));
+        if (n && !wasitls_utf8_valid(cx->base + gaddr, n))
+            return wasitls__canon_trap(cx, "host produced invalid UTF-8 for a string");
+        if (cx->enc == 0) { /* already where it belongs */
+            *ptr = gaddr;
             *units = len;
             return 0;
         }
+        /* transcoding allocates in guest memory, which may move it: read from a copy */
+        uint8_t *copy = wasitls__arena_alloc(cx->arena, n ? n : 1);
+        if (!copy)
+            return nomem(cx);
+        if (n)
+            memcpy(copy, cx->base + gaddr, n);
+        src = copy;
+    } else if (n && !wasitls_utf8_valid(src, n)) {
+        return wasitls__canon_trap(cx, "host produced invalid UTF-8 for a string");
+    }
+    if (cx->enc == 0) {
         TRY(guest_alloc(cx, 0, 0, 1, len, ptr, "string"));
         if (len)
             memcpy(cx->base + *ptr, src, len);
