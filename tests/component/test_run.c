@@ -534,6 +534,100 @@ static void calls(void)
     wasitls_engine_free(e);
 }
 
+/* ---- corrupted components through instantiation ---- */
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+/* Byte ranges of core module sections (left intact: the engine validates those). */
+static void module_ranges(const uint8_t *b, size_t n, uint8_t *skip)
+{
+    for (size_t p = 8; p < n;) {
+        uint8_t id = b[p];
+        uint64_t size = 0;
+        int shift = 0;
+        size_t q = p + 1;
+        while (q < n && (b[q] & 0x80)) {
+            size |= (uint64_t)(b[q] & 0x7f) << shift;
+            shift += 7;
+            q++;
+        }
+        if (q >= n)
+            return;
+        size |= (uint64_t)(b[q] & 0x7f) << shift;
+        size_t end = q + 1 + size > n ? n : q + 1 + size;
+        if (id == 1 || id == 4) /* core modules, nested components (which hold modules) */
+            memset(skip + p, 1, end - p);
+        p = end;
+    }
+}
+
+static int pass_str(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                    wasitls_cval *result)
+{
+    result->kind = WASITLS_CV_STRING;
+    result->of.str.ptr = "x";
+    result->of.str.len = 1;
+    return 0;
+}
+
+static void corrupt(void)
+{
+    wasitls_engine *e = engine();
+    wasitls_linker *l = res_linker();
+    wasitls_error err;
+    const char *wit = "package test:host@1.0.0; interface str { echo: func(s: string) -> string; }\n"
+                      "interface calls { tick: func(x: u32) -> u32; feed: func(b: list<u8>) -> u32; }";
+    CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/str@1.0.0", "echo", pass_str, NULL, &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "tick", tick, NULL, &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "feed", feed, NULL, &err), &err);
+    const char *files[] = {RESOURCES_WASM, STRINGS_WASM, CALLS_WASM};
+    for (size_t f = 0; f < 3; f++) {
+        size_t n;
+        uint8_t *orig = t_read(files[f], &n);
+        uint8_t *skip = calloc(n, 1);
+        uint8_t *m = malloc(n);
+        module_ranges(orig, n, skip);
+        size_t parsed = 0, instantiated = 0;
+        for (int it = 0; it < 400; it++) {
+            memcpy(m, orig, n);
+            for (int k = 0; k < 1 + (int)(rnd() % 3); k++) {
+                size_t at = rnd() % n;
+                if (skip[at])
+                    continue;
+                m[at] = (rnd() & 1) ? (uint8_t)rnd() : (uint8_t)(m[at] ^ (1u << (rnd() % 8)));
+            }
+            wasitls_component *c;
+            if (wasitls_component_new(e, m, n, &c, &err)) {
+                CHECK(err.msg[0]);
+                continue;
+            }
+            parsed++;
+            wasitls_cinstance *ci;
+            if (wasitls_cinstance_new(c, l, NULL, &ci, &err) == 0) {
+                instantiated++;
+                wasitls_cinstance_free(ci);
+            } else {
+                CHECK(err.msg[0]);
+            }
+            wasitls_component_free(c);
+        }
+        printf("%s: %zu parsed, %zu instantiated of 400 corruptions\n", files[f], parsed, instantiated);
+        free(m);
+        free(skip);
+        free(orig);
+    }
+    wasitls_linker_free(l);
+    wasitls_engine_free(e);
+}
+
 int main(int argc, char **argv)
 {
     static const tcase cases[] = {
@@ -548,6 +642,7 @@ int main(int argc, char **argv)
         {"invalid", invalid},
         {"strings", strings},
         {"calls", calls},
+        {"corrupt", corrupt},
     };
     return t_main(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
