@@ -18,7 +18,7 @@ static _Noreturn void sock_fail(const char *what, int code)
 {
     printf("socket error: %s (%s)\n", w2_sock_error_name(code), what);
     fflush(stdout);
-    exit(3);
+    w2_exit(3);
 }
 
 static _Noreturn void stream_fail(const char *what, const struct w2_stream_error *e)
@@ -32,19 +32,19 @@ static _Noreturn void stream_fail(const char *what, const struct w2_stream_error
         w2_error_drop(e->error);
     }
     fflush(stdout);
-    exit(4);
+    w2_exit(4);
 }
 
 int main(int argc, char **argv)
 {
     if (argc != 4) {
         fprintf(stderr, "usage: s_client ADDR PORT SIZE\n");
-        return 2;
+        w2_exit(2);
     }
     struct w2_sockaddr_mem addr;
     if (w2_parse_addr(argv[1], (uint16_t)atoi(argv[2]), &addr) != 0) {
         fprintf(stderr, "bad address %s\n", argv[1]);
-        return 2;
+        w2_exit(2);
     }
     uint64_t size = strtoull(argv[3], NULL, 10);
     h32 net = w2_instance_network();
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
             for (uint32_t i = 0; i < rr.u.ok.len; i++)
                 if (p[i] != pattern(recvd + i)) {
                     printf("mismatch at byte %llu\n", (unsigned long long)(recvd + i));
-                    return 5;
+                    w2_exit(5);
                 }
             if (rr.u.ok.len < CHUNK)
                 short_reads++;
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
            (unsigned long long)polls);
     if (size >= (1u << 20) && (partial_writes == 0 || short_reads == 0)) {
         printf("expected partial writes and short reads on a transfer this large\n");
-        return 6;
+        w2_exit(6);
     }
     return 0;
 }

@@ -8,13 +8,13 @@
 int main(int argc, char **argv)
 {
     if (argc != 2)
-        return 2;
+        w2_exit(2);
     h32 net = w2_instance_network();
     struct w2_ret_handle rh;
     w2_resolve_addresses(net, argv[1], (uint32_t)strlen(argv[1]), &rh);
     if (rh.is_err) {
         printf("lookup error: %s\n", w2_sock_error_name(rh.u.code));
-        return 3;
+        w2_exit(3);
     }
     int n = 0;
     for (;;) {
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
                 continue;
             }
             printf("lookup error: %s\n", w2_sock_error_name(r.u.code));
-            return 3;
+            w2_exit(3);
         }
         if (!r.u.ok.is_some)
             break;
@@ -43,5 +43,5 @@ int main(int argc, char **argv)
     w2_resolve_drop(rh.u.ok);
     w2_network_drop(net);
     printf("%d addresses\n", n);
-    return n ? 0 : 1;
+    w2_exit(n ? 0 : 1);
 }

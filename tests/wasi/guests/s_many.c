@@ -18,16 +18,16 @@ struct conn {
 int main(int argc, char **argv)
 {
     if (argc != 4)
-        return 2;
+        w2_exit(2);
     struct w2_sockaddr_mem addr;
     if (w2_parse_addr(argv[1], (uint16_t)atoi(argv[2]), &addr) != 0)
-        return 2;
+        w2_exit(2);
     int n = atoi(argv[3]);
     struct conn *c = calloc((size_t)n, sizeof *c);
     h32 *ps = calloc((size_t)n, sizeof *ps);
     int *idx = calloc((size_t)n, sizeof *idx);
     if (!c || !ps || !idx)
-        return 2;
+        w2_exit(2);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     h32 net = w2_instance_network();
@@ -36,14 +36,14 @@ int main(int argc, char **argv)
         w2_create_tcp_socket(addr.tag, &rh);
         if (rh.is_err) {
             printf("socket %d: %s\n", i, w2_sock_error_name(rh.u.code));
-            return 3;
+            w2_exit(3);
         }
         c[i].sock = rh.u.ok;
         struct w2_ret_unit ru;
         w2_start_connect(c[i].sock, net, &addr, &ru);
         if (ru.is_err) {
             printf("connect %d: %s\n", i, w2_sock_error_name(ru.code));
-            return 3;
+            w2_exit(3);
         }
         snprintf(c[i].msg, sizeof c[i].msg, "conn %06d .....", i);
     }
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
                     if (rs.u.code == 8)
                         continue;
                     printf("finish-connect: %s\n", w2_sock_error_name(rs.u.code));
-                    return 3;
+                    w2_exit(3);
                 }
                 x->in = rs.u.ok.in;
                 x->out = rs.u.ok.out;
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
                 w2_blocking_write_and_flush(x->out, x->msg, 16, &wr);
                 if (wr.is_err) {
                     printf("write failed\n");
-                    return 4;
+                    w2_exit(4);
                 }
                 x->state = 1;
             } else {
@@ -93,11 +93,11 @@ int main(int argc, char **argv)
                 w2_read(x->in, 16 - x->got, &rr);
                 if (rr.is_err) {
                     printf("read failed on %d\n", idx[r[k]]);
-                    return 4;
+                    w2_exit(4);
                 }
                 if (memcmp(rr.u.ok.ptr, x->msg + x->got, rr.u.ok.len) != 0) {
                     printf("wrong echo on %d\n", idx[r[k]]);
-                    return 5;
+                    w2_exit(5);
                 }
                 x->got += rr.u.ok.len;
                 free(rr.u.ok.ptr);

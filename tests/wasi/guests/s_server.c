@@ -10,14 +10,14 @@ static _Noreturn void fail(const char *what, int code)
 {
     printf("socket error: %s (%s)\n", w2_sock_error_name(code), what);
     fflush(stdout);
-    exit(3);
+    w2_exit(3);
 }
 
 int main(int argc, char **argv)
 {
     struct w2_sockaddr_mem addr;
     if (argc != 2 || w2_parse_addr(argv[1], 0, &addr) != 0)
-        return 2;
+        w2_exit(2);
     h32 net = w2_instance_network();
     struct w2_ret_handle rh;
     w2_create_tcp_socket(addr.tag, &rh);
@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     w2_tcp_accept(s, &early); /* before listen: the WIT's invalid-state */
     if (!early.is_err || early.u.code != 9) {
         printf("accept before listen: expected invalid-state\n");
-        return 5;
+        w2_exit(5);
     }
     w2_start_bind(s, net, &addr, &ru);
     if (ru.is_err)
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     struct w2_ret_sunit wr;
     w2_blocking_write_and_flush(ra.u.ok.out, reply, (uint32_t)n, &wr);
     if (wr.is_err)
-        return 4;
+        w2_exit(4);
     w2_tcp_shutdown(ra.u.ok.sock, 2, &ru);
     w2_input_drop(ra.u.ok.in);
     w2_output_drop(ra.u.ok.out);

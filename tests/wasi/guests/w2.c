@@ -2,6 +2,7 @@
 #include "w2.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +93,13 @@ void w2_wait(h32 pollable)
 {
     w2_pollable_block(pollable);
     w2_pollable_drop(pollable);
+}
+
+_Noreturn void w2_exit(int code)
+{
+    fflush(stdout);
+    fflush(stderr);
+    if (code == 0)
+        exit(0);
+    w2_exit_with_code(code);
 }

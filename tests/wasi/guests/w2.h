@@ -203,6 +203,9 @@ int w2_parse_addr(const char *s, uint16_t port, struct w2_sockaddr_mem *out);
 /* Calls start-connect / start-bind with a memory address, flattening it. */
 void w2_start_connect(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r);
 void w2_start_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r);
+/* Flushes stdio and exits with code through exit-with-code (a preview1 exit or a return from
+ * main keeps only success/failure). */
+_Noreturn void w2_exit(int code);
 /* Blocks until the pollable-producing object is ready (subscribe + block + drop). */
 void w2_wait(h32 pollable);
 
