@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-3"
+#define GLUE_GEN_VERSION "glue-4"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -386,8 +386,24 @@ static void rm_tree(const char *dir)
 /* Appends wasm2c's code, rewriting float negation "x = -(y);" into a sign-bit flip: tcc
  * compiles unary minus as -0.0 - y, which quiets NaNs and loses their sign, where Wasm's
  * f32.neg / f64.neg must only flip the sign bit. (Stack temporaries are w2c_f<n> / w2c_d<n>.) */
-static void put_code(wasitls__buf *b, const char *s)
+static void put_code(wasitls__buf *b, const char *s, bool tcc)
 {
+    /* tcc has no __builtin_memcpy: a 4-byte load would be a call into libc. Little-endian
+     * x86-64 allows unaligned typed accesses, so the load/store helpers use them instead. */
+    static const struct {
+        const char *from, *to;
+    } subst[] = {
+        {"wasm_rt_memcpy(&result, &mem->data[addr], sizeof(t1));", "result = *(t1 *)&mem->data[addr];"},
+        {"wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "*(t1 *)&mem->data[addr] = wrapped;"},
+    };
+    for (size_t i = 0; tcc && i < sizeof subst / sizeof *subst; i++) {
+        const char *at = strstr(s, subst[i].from);
+        if (!at)
+            continue;
+        wasitls__buf_put(b, s, (size_t)(at - s));
+        wasitls__buf_puts(b, subst[i].to);
+        s = at + strlen(subst[i].from);
+    }
     for (;;) {
         const char *d = strstr(s, " = -(w2c_");
         while (d && d[9] != 'd' && d[9] != 'f')
@@ -404,7 +420,7 @@ static void put_code(wasitls__buf *b, const char *s)
 
 /* wasm2c's output, glued: prelude + header + code + glue, as one translation unit. */
 static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t len, const char *dir,
-                     wasitls__progress *pr, wasitls__buf *src, wasitls_error *err)
+                     bool tcc, wasitls__progress *pr, wasitls__buf *src, wasitls_error *err)
 {
     char in[4096], outc[4096], outh[4096], log[4096];
     snprintf(in, sizeof in, "%s/in.wasm", dir);
@@ -455,9 +471,9 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
     const char *cs = (const char *)c, *inc2 = strstr(cs, "#include \"m.h\"");
     if (inc2) {
         wasitls__buf_put(src, cs, (size_t)(inc2 - cs));
-        put_code(src, inc2 + strlen("#include \"m.h\""));
+        put_code(src, inc2 + strlen("#include \"m.h\""), tcc);
     } else {
-        put_code(src, cs);
+        put_code(src, cs, tcc);
     }
     free(h);
     free(c);
@@ -543,7 +559,7 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         rc = wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s", strerror(errno));
         goto out;
     }
-    rc = translate(mi, bytes, len, dirbuf, &pr, &src, err);
+    rc = translate(mi, bytes, len, dirbuf, !opt, &pr, &src, err);
     if (rc)
         goto out;
     if (src.oom) {
