@@ -230,10 +230,12 @@ static void test_nested(void)
 
 /* ---- a crash in host code is not a guest trap ---- */
 
+/* an address that is never mapped, hidden from the compiler */
+static volatile int *volatile bad_ptr = (volatile int *)(uintptr_t)16;
+
 static int host_crash(wasitls_caller *c, void *env, const wasitls_val *args, wasitls_val *res)
 {
-    volatile int *p = (volatile int *)(uintptr_t)16;
-    res[0] = i32((uint32_t)*p);
+    res[0] = i32((uint32_t)*bad_ptr);
     return 0;
 }
 
@@ -261,8 +263,7 @@ static void test_hostcrash(void)
             }
             /* after guest calls, outside any */
             CHECK_OK(call(in, "inner", &a, 1, &r, 1, &err) == WASITLS_E_TRAP ? 0 : 1, err);
-            volatile int *p = (volatile int *)(uintptr_t)16;
-            fprintf(stderr, "read %d\n", *p);
+            fprintf(stderr, "read %d\n", *bad_ptr);
             _exit(0);
         }
         int st;
@@ -381,7 +382,7 @@ static int cache_entry(char *path, size_t len)
     struct dirent *de;
     int n = 0;
     while ((de = readdir(d)))
-        if (de->d_name[0] != '.') {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
             snprintf(path, len, "%s/%s", cachedir, de->d_name);
             n++;
         }
@@ -445,6 +446,43 @@ static void test_cache(void)
     CHECK(system(cmd) == 0);
 }
 
+/* Several processes filling and reading one cache entry at once: every one of them must get
+ * working code, and the entry left behind must verify. */
+static void test_cache_concurrent(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cachedir);
+    CHECK(system(cmd) == 0);
+    enum { N = 6 };
+    pid_t kids[N];
+    for (int round = 0; round < 2; round++) {
+        fflush(NULL);
+        for (int i = 0; i < N; i++) {
+            kids[i] = fork();
+            CHECK(kids[i] >= 0);
+            if (kids[i] == 0) {
+                wasitls_engine *e = engine(true);
+                for (int k = 0; k < 3; k++)
+                    run_ok(e);
+                wasitls_engine_free(e);
+                _exit(0);
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            int st;
+            CHECK(waitpid(kids[i], &st, 0) == kids[i]);
+            CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+    }
+    char path[1024];
+    CHECK(cache_entry(path, sizeof path) == 1); /* no temporary files left behind */
+    wasitls_engine *e = engine(true);
+    run_ok(e);
+    wasitls_engine_free(e);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cachedir);
+    CHECK(system(cmd) == 0);
+}
+
 /* ---- features the engine cannot run get an error naming them ---- */
 
 static void expect_unsupported(const char *file, const char *feature)
@@ -490,7 +528,7 @@ int main(int argc, char **argv)
     } tests[] = {
         {"traps", test_traps},   {"nested", test_nested}, {"hostcrash", test_hostcrash},
         {"memfree", test_memfree}, {"link", test_link},   {"cache", test_cache},
-        {"unsupported", test_unsupported},
+        {"unsupported", test_unsupported}, {"cache_concurrent", test_cache_concurrent},
     };
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
         if (!strcmp(argv[1], tests[i].name)) {
