@@ -908,7 +908,7 @@ static void canon_init(wasitls__canon *cx, wasitls_ccall *call, const ropts *o, 
 
 static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nargs,
                        wasitls_cval *result, bool *has_result, wasitls__arena *results,
-                       wasitls_error *err);
+                       bool nested, wasitls_error *err);
 
 /* The host side of a `canon lower`: lift the guest's arguments, call, lower the result. */
 static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *args,
@@ -947,7 +947,8 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
             wasitls_error_set(&call.err, rc, "%s", wasitls_strerror(rc));
     } else {
         bool has;
-        rc = call_lifted(ci, f, argv, ft->n, &res, &has, arena, &call.err);
+        /* one component calling another inside this instance (a fused adapter) */
+        rc = call_lifted(ci, f, argv, ft->n, &res, &has, arena, true, &call.err);
     }
     release_lends(&call);
     if (rc)
@@ -1699,7 +1700,7 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
 
 static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nargs,
                        wasitls_cval *result, bool *has_result, wasitls__arena *results,
-                       wasitls_error *err)
+                       bool nested, wasitls_error *err)
 {
     const wasitls__ctype *ft = f->type;
     *has_result = false;
@@ -1719,7 +1720,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     }
     if (ci->trapped)
         return wasitls_error_set(err, WASITLS_E_TRAP, "the component instance trapped earlier");
-    if (ci->task)
+    if (ci->task && !nested) /* the host may not call in while a guest call is running */
         return wasitls_error_set(err, WASITLS_E_TRAP, "component instance re-entered during a call");
     wasitls__task task = {0, ci->task};
     wasitls_ccall call;
@@ -1768,6 +1769,8 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     }
 Exit:
     ci->task = task.prev;
+    if (rc == WASITLS_E_TRAP || rc == WASITLS_E_EXHAUSTION)
+        ci->trapped = true; /* whatever the guest was doing cannot be trusted any more */
     wasitls__arena_free(&call.own_arena);
     if (rc && rc == WASITLS_E_TRAP && err && err->code == WASITLS_E_TRAP && f->name &&
         !strstr(err->msg, f->name))
@@ -1835,7 +1838,7 @@ int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitl
         static wasitls_cval sink;
         result = &sink;
     }
-    return call_lifted(ci, f, args, nargs, result, has_result, &ci->results, err);
+    return call_lifted(ci, f, args, nargs, result, has_result, &ci->results, false, err);
 }
 
 /* ---- inside a host call ---- */

@@ -534,6 +534,33 @@ static void calls(void)
     wasitls_engine_free(e);
 }
 
+/* ---- nested components calling each other ---- */
+
+static void nested(void)
+{
+    wasitls_engine *e = engine();
+    wasitls_component *c = load(e, NESTED_WASM);
+    wasitls_linker *l;
+    wasitls_error err;
+    CHECK(wasitls_linker_new(&l) == 0);
+    wasitls_cinstance *ci;
+    CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
+    wasitls_cval a = wasitls_cv_u64(WASITLS_CV_U32, 5);
+    CHECK(call1(ci, "quad", &a, 1).of.u == 20);
+    a.kind = WASITLS_CV_STRING;
+    a.of.str.ptr = "hello, nested";
+    a.of.str.len = 13;
+    wasitls_cval r = call1(ci, "loud", &a, 1);
+    CHECK(r.of.str.len == 13 && !memcmp(r.of.str.ptr, "HELLO, NESTED", 13));
+    /* the inner instance's exports are reachable by interface name too */
+    a = wasitls_cv_u64(WASITLS_CV_U32, 21);
+    CHECK(call1(ci, "inner#double", &a, 1).of.u == 42);
+    wasitls_cinstance_free(ci);
+    wasitls_component_free(c);
+    wasitls_linker_free(l);
+    wasitls_engine_free(e);
+}
+
 /* ---- corrupted components through instantiation ---- */
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -588,8 +615,8 @@ static void corrupt(void)
     CHECK_OK(wasitls_linker_func(l, "test:host/str@1.0.0", "echo", pass_str, NULL, &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "tick", tick, NULL, &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "feed", feed, NULL, &err), &err);
-    const char *files[] = {RESOURCES_WASM, STRINGS_WASM, CALLS_WASM};
-    for (size_t f = 0; f < 3; f++) {
+    const char *files[] = {RESOURCES_WASM, STRINGS_WASM, CALLS_WASM, NESTED_WASM};
+    for (size_t f = 0; f < 4; f++) {
         size_t n;
         uint8_t *orig = t_read(files[f], &n);
         uint8_t *skip = calloc(n, 1);
@@ -642,6 +669,7 @@ int main(int argc, char **argv)
         {"invalid", invalid},
         {"strings", strings},
         {"calls", calls},
+        {"nested", nested},
         {"corrupt", corrupt},
     };
     return t_main(cases, sizeof cases / sizeof cases[0], argc, argv);
