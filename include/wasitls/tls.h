@@ -46,14 +46,14 @@ extern "C" {
 
 /* Host policy. Strings are copied by wasitls_tls_ctx_new; the caller keeps ownership. */
 typedef struct wasitls_tls_config {
-    const char *backend;             /* "openssl" (default when NULL) or "gnutls" */
-    const char *const *ca_files;     /* extra trusted PEM files (--tls-ca), n_ca_files of them */
+    const char *backend;         /* "openssl" (default when NULL) or "gnutls" */
+    const char *const *ca_files; /* extra trusted PEM files (--tls-ca), n_ca_files of them */
     size_t n_ca_files;
-    bool no_system_trust;            /* trust only ca_files (the system store is the default;
-                                        SSL_CERT_FILE / SSL_CERT_DIR override its location) */
-    uint32_t handshake_timeout_ms;   /* 0: WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS */
-    uint16_t min_version;            /* 0: TLS 1.2 */
-    uint16_t max_version;            /* 0: TLS 1.3 */
+    bool no_system_trust;          /* trust only ca_files (the system store is the default;
+                                      SSL_CERT_FILE / SSL_CERT_DIR override its location) */
+    uint32_t handshake_timeout_ms; /* 0: WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS */
+    uint16_t min_version;          /* 0: TLS 1.2 */
+    uint16_t max_version;          /* 0: TLS 1.3 */
 } wasitls_tls_config;
 
 /* Fills the defaults (all zero / NULL, i.e. OpenSSL, system trust, 10 s, TLS 1.2-1.3). */

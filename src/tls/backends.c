@@ -28,11 +28,9 @@ const wasitls__tls_backend *wasitls__tls_backend_at(size_t i)
 
 const wasitls__tls_backend *wasitls__tls_backend_find(const char *name)
 {
-    if (!name || !*name)
-        return backends[0];
+    if (!name || !*name) return backends[0];
     for (size_t i = 0; i < wasitls__tls_backend_count(); i++)
-        if (strcmp(backends[i]->name, name) == 0)
-            return backends[i];
+        if (strcmp(backends[i]->name, name) == 0) return backends[i];
     return NULL;
 }
 

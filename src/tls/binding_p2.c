@@ -48,10 +48,8 @@ static int f_ctor(wasitls_ccall *call, void *env, const wasitls_cval *args, size
     char why[256];
     wasitls__p2_handshake *hs;
     int r = wasitls__p2_handshake_new(env, args[0].of.str.ptr, args[0].of.str.len,
-                                      args[1].of.res.rep, args[2].of.res.rep, &hs, why,
-                                      sizeof why);
-    if (r < 0)
-        return wasitls_ccall_trap(call, "%s", why);
+                                      args[1].of.res.rep, args[2].of.res.rep, &hs, why, sizeof why);
+    if (r < 0) return wasitls_ccall_trap(call, "%s", why);
     *result = wasitls_cv_own(hs);
     return 0;
 }
@@ -62,8 +60,7 @@ static int f_finish(wasitls_ccall *call, void *env, const wasitls_cval *args, si
     if (nargs != 1 || args[0].kind != WASITLS_CV_OWN)
         return wasitls_ccall_trap(call, "client-handshake.finish: unexpected arguments");
     wasitls__p2_future *f = wasitls__p2_finish(args[0].of.res.rep);
-    if (!f)
-        return wasitls_ccall_trap(call, "client-handshake.finish: out of memory");
+    if (!f) return wasitls_ccall_trap(call, "client-handshake.finish: out of memory");
     *result = wasitls_cv_own(f);
     return 0;
 }
@@ -74,8 +71,7 @@ static int f_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args,
     if (nargs != 1 || args[0].kind != WASITLS_CV_BORROW)
         return wasitls_ccall_trap(call, "future-client-streams.subscribe: unexpected arguments");
     wasitls_pollable *p = wasitls__p2_subscribe(args[0].of.res.rep);
-    if (!p)
-        return wasitls_ccall_trap(call, "future-client-streams.subscribe: out of memory");
+    if (!p) return wasitls_ccall_trap(call, "future-client-streams.subscribe: out of memory");
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -86,8 +82,7 @@ static int f_get(wasitls_ccall *call, void *env, const wasitls_cval *args, size_
     if (nargs != 1 || args[0].kind != WASITLS_CV_BORROW)
         return wasitls_ccall_trap(call, "future-client-streams.get: unexpected arguments");
     wasitls_cval *v = wasitls_ccall_vals(call, 6);
-    if (!v)
-        return wasitls_ccall_trap(call, "future-client-streams.get: out of memory");
+    if (!v) return wasitls_ccall_trap(call, "future-client-streams.get: out of memory");
     wasitls__p2_connection *conn = NULL;
     wasitls_istream *in = NULL;
     wasitls_ostream *out = NULL;
@@ -101,8 +96,7 @@ static int f_get(wasitls_ccall *call, void *env, const wasitls_cval *args, size_
         *result = wasitls_cv_var(WASITLS_CV_OPTION, 1, &v[0]);
         return 0;
     case WASITLS__P2_FAILED:
-        if (!e)
-            return wasitls_ccall_trap(call, "future-client-streams.get: out of memory");
+        if (!e) return wasitls_ccall_trap(call, "future-client-streams.get: out of memory");
         v[2] = wasitls_cv_own(e);
         v[1] = wasitls_cv_var(WASITLS_CV_RESULT, 1, &v[2]);
         v[0] = wasitls_cv_var(WASITLS_CV_RESULT, 0, &v[1]);
@@ -174,8 +168,7 @@ int wasitls_tls_register(struct wasitls_linker *l, const wasitls_tls_config *cfg
                                  "was missing at build time: run scripts/setup.sh and rebuild)");
     wasitls_tls_ctx *ctx;
     int r = wasitls_tls_ctx_new(cfg, &ctx, err);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     wasitls_tls_ctx **grown = realloc(registered, (nregistered + 1) * sizeof *grown);
     if (!grown) {
         wasitls_tls_ctx_free(ctx);
@@ -211,7 +204,6 @@ int wasitls_tls_register(struct wasitls_linker *l, const wasitls_tls_config *cfg
         {"[method]client-connection.close-output", f_close_output},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-        if ((r = wasitls_linker_func(l, IFACE, fns[i].name, fns[i].fn, ctx, err)) < 0)
-            return r;
+        if ((r = wasitls_linker_func(l, IFACE, fns[i].name, fns[i].fn, ctx, err)) < 0) return r;
     return 0;
 }

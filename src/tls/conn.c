@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRATCH_CAP (64 * 1024)  /* one read from / write to the underlying stream */
-#define LOOK_CAP (16 * 1024)     /* plaintext read ahead by ready() (one record at most) */
-#define PLAIN_ROOM (64 * 1024)   /* what check-write grants at a time */
-#define OUT_HIGH (256 * 1024)    /* records waiting beyond this: check-write says 0 */
+#define SCRATCH_CAP (64 * 1024) /* one read from / write to the underlying stream */
+#define LOOK_CAP (16 * 1024)    /* plaintext read ahead by ready() (one record at most) */
+#define PLAIN_ROOM (64 * 1024)  /* what check-write grants at a time */
+#define OUT_HIGH (256 * 1024)   /* records waiting beyond this: check-write says 0 */
 
 struct wasitls_tls_ctx {
     atomic_uint refs;
@@ -47,8 +47,8 @@ struct wasitls_tls_conn {
     char *wr_msg;
     bool tin_eof;
     bool out_closed;
-    bool flushing;   /* the plaintext stream asked for a flush that has not completed */
-    bool tout_busy;  /* the underlying stream still holds records (its check-write was 0) */
+    bool flushing;  /* the plaintext stream asked for a flush that has not completed */
+    bool tout_busy; /* the underlying stream still holds records (its check-write was 0) */
     bool in_taken, out_taken;
     uint8_t *scratch;
     uint8_t *look;
@@ -82,10 +82,8 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
     if (be->version < 1 || !be->is_available())
         return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
                                  "the TLS backend '%s' is not usable on this machine", be->name);
-    if (!n.min_version)
-        n.min_version = WASITLS_TLS_VERSION_1_2;
-    if (!n.max_version)
-        n.max_version = WASITLS_TLS_VERSION_1_3;
+    if (!n.min_version) n.min_version = WASITLS_TLS_VERSION_1_2;
+    if (!n.max_version) n.max_version = WASITLS_TLS_VERSION_1_3;
     if ((n.min_version != WASITLS_TLS_VERSION_1_2 && n.min_version != WASITLS_TLS_VERSION_1_3) ||
         (n.max_version != WASITLS_TLS_VERSION_1_2 && n.max_version != WASITLS_TLS_VERSION_1_3) ||
         n.min_version > n.max_version)
@@ -93,11 +91,9 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
                                  "unsupported TLS version range 0x%04x..0x%04x (TLS 1.2 and 1.3 "
                                  "are supported)",
                                  n.min_version, n.max_version);
-    if (!n.handshake_timeout_ms)
-        n.handshake_timeout_ms = WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (!n.handshake_timeout_ms) n.handshake_timeout_ms = WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
     wasitls_tls_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!ctx) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     int ret = be->ctx_new(&n, &ctx->bctx, err);
     if (ret < 0) {
         free(ctx);
@@ -112,8 +108,7 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
 
 void wasitls_tls_ctx_free(wasitls_tls_ctx *ctx)
 {
-    if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
-        return;
+    if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
     ctx->be->ctx_free(ctx->bctx);
     free(ctx);
 }
@@ -128,13 +123,11 @@ const char *wasitls_tls_ctx_backend(const wasitls_tls_ctx *ctx)
 static void set_msg(int *code, char **msg, int c, const char *fmt, ...) WASITLS_PRINTF(4, 5);
 static void set_msg(int *code, char **msg, int c, const char *fmt, ...)
 {
-    if (*code)
-        return; /* the first failure is the one that explains the rest */
+    if (*code) return; /* the first failure is the one that explains the rest */
     *code = c;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(msg, fmt, ap) < 0)
-        *msg = NULL;
+    if (vasprintf(msg, fmt, ap) < 0) *msg = NULL;
     va_end(ap);
 }
 
@@ -146,8 +139,7 @@ static void fail(wasitls_tls_conn *c, int code, const char *msg)
 
 static int report(int code, const char *msg, wasitls_ioerr **err)
 {
-    if (err)
-        *err = wasitls_ioerr_new(code, 0, "%s", msg ? msg : wasitls_strerror(code));
+    if (err) *err = wasitls_ioerr_new(code, 0, "%s", msg ? msg : wasitls_strerror(code));
     return code;
 }
 
@@ -170,17 +162,13 @@ static void drain_out(wasitls_tls_conn *c)
         if (room > 0) {
             c->tout_busy = false;
             size_t pending = c->be->cipher_pending(c->sess);
-            if (pending == 0)
-                return;
+            if (pending == 0) return;
             size_t k = pending < (size_t)room ? pending : (size_t)room;
-            if (k > SCRATCH_CAP)
-                k = SCRATCH_CAP;
+            if (k > SCRATCH_CAP) k = SCRATCH_CAP;
             k = c->be->get_cipher(c->sess, c->scratch, k);
-            if (k == 0)
-                return;
+            if (k == 0) return;
             r = c->tout->ops->write(c->tout, c->scratch, k, &e);
-            if (r == 0)
-                r = c->tout->ops->flush(c->tout, &e);
+            if (r == 0) r = c->tout->ops->flush(c->tout, &e);
             c->tout_busy = true;
         } else {
             r = (int)room;
@@ -207,10 +195,8 @@ static bool out_blocked(wasitls_tls_conn *c)
  * WASITLS_E_CLOSED at EOF, other negative on a transport error (rd set). */
 static int64_t feed_in(wasitls_tls_conn *c)
 {
-    if (c->tin_eof)
-        return WASITLS_E_CLOSED;
-    if (c->rd_code && c->rd_code != WASITLS_E_CLOSED)
-        return c->rd_code;
+    if (c->tin_eof) return WASITLS_E_CLOSED;
+    if (c->rd_code && c->rd_code != WASITLS_E_CLOSED) return c->rd_code;
     wasitls_ioerr *e = NULL;
     int64_t n = c->tin->ops->read(c->tin, c->scratch, SCRATCH_CAP, &e);
     if (n > 0) {
@@ -259,8 +245,7 @@ static void handshake_step(wasitls_tls_conn *c)
             break;
         }
         int64_t n = feed_in(c);
-        if (n > 0)
-            continue;
+        if (n > 0) continue;
         if (n == WASITLS_E_CLOSED)
             fail(c, WASITLS_E_TLS_HANDSHAKE,
                  "the server closed the connection during the TLS handshake (is it a TLS "
@@ -282,25 +267,22 @@ static void conn_wait(wasitls_tls_conn *c, wasitls_waitset *ws, bool for_output)
     bool blocked = c->sess && out_blocked(c);
     if (c->state == ST_HANDSHAKE) {
         wasitls_waitset_deadline(ws, c->deadline);
-        if (!c->tin_eof && !c->rd_code)
-            c->tin->ops->wait_on(c->tin, ws);
+        if (!c->tin_eof && !c->rd_code) c->tin->ops->wait_on(c->tin, ws);
     } else if (for_output) {
-        if (c->wr_code || c->out_closed || !blocked)
-            wasitls_waitset_now(ws);
+        if (c->wr_code || c->out_closed || !blocked) wasitls_waitset_now(ws);
     } else {
         if (c->rd_code || c->tin_eof)
             wasitls_waitset_now(ws);
         else
             c->tin->ops->wait_on(c->tin, ws);
     }
-    if (blocked)
-        c->tout->ops->wait_on(c->tout, ws);
+    if (blocked) c->tout->ops->wait_on(c->tout, ws);
 }
 
 /* ---- connections ---- */
 
-int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len,
-                           wasitls_istream *in, wasitls_ostream *out, wasitls_tls_conn **conn)
+int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, wasitls_istream *in,
+                           wasitls_ostream *out, wasitls_tls_conn **conn)
 {
     wasitls_tls_conn *c = calloc(1, sizeof *c);
     char *z = malloc(len + 1);
@@ -327,10 +309,8 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len,
     wasitls_error_clear(&e);
     bool is_ip = len > 0 && !memchr(name, '\0', len) && wasitls__tls_is_ip(z);
     int r = is_ip ? 0 : wasitls__tls_check_dns_name(name, len, &e);
-    if (r == 0)
-        r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
-    if (r < 0)
-        fail(c, r == WASITLS_E_INVAL ? WASITLS_E_TLS_CONFIG : r, e.msg);
+    if (r == 0) r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
+    if (r < 0) fail(c, r == WASITLS_E_INVAL ? WASITLS_E_TLS_CONFIG : r, e.msg);
     free(z);
     *conn = c;
     return 0;
@@ -343,16 +323,13 @@ void wasitls_tls_conn_ref(wasitls_tls_conn *c)
 
 void wasitls_tls_conn_release(wasitls_tls_conn *c)
 {
-    if (!c || --c->refs > 0)
-        return;
+    if (!c || --c->refs > 0) return;
     if (c->sess && c->state == ST_OPEN && !c->out_closed && !c->wr_code) {
         /* A polite goodbye if the stream takes it now; never wait here. */
         wasitls_error e;
-        if (c->be->close_notify(c->sess, &e) == 0)
-            drain_out(c);
+        if (c->be->close_notify(c->sess, &e) == 0) drain_out(c);
     }
-    if (c->sess)
-        c->be->sess_free(c->sess);
+    if (c->sess) c->be->sess_free(c->sess);
     /* The underlying streams were handed over without children (the binding checks); if one
      * has them anyway it is left alive rather than freed under them. */
     if (wasitls_istream_free(c->tin) < 0 || wasitls_ostream_free(c->tout) < 0) {
@@ -374,10 +351,8 @@ void wasitls_tls_conn_release(wasitls_tls_conn *c)
 int wasitls_tls_conn_handshake(wasitls_tls_conn *c, wasitls_ioerr **err)
 {
     handshake_step(c);
-    if (c->state == ST_OPEN)
-        return 0;
-    if (c->state == ST_FAILED)
-        return report(c->fail_code, c->fail_msg, err);
+    if (c->state == ST_OPEN) return 0;
+    if (c->state == ST_FAILED) return report(c->fail_code, c->fail_msg, err);
     return WASITLS_E_AGAIN;
 }
 
@@ -409,8 +384,7 @@ static void hs_wait_on(wasitls_pollable *p, wasitls_waitset *ws)
 static void hs_destroy(wasitls_pollable *p)
 {
     hs_pollable *h = (hs_pollable *)p;
-    if (h->children)
-        (*h->children)--;
+    if (h->children) (*h->children)--;
     wasitls_tls_conn_release(h->c);
     free(h);
 }
@@ -425,14 +399,12 @@ static const wasitls_pollable_ops hs_ops = {
 wasitls_pollable *wasitls_tls_conn_subscribe(wasitls_tls_conn *c, uint32_t *children)
 {
     hs_pollable *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     h->base.ops = &hs_ops;
     h->c = c;
     h->children = children;
     c->refs++;
-    if (children)
-        (*children)++;
+    if (children) (*children)++;
     return &h->base;
 }
 
@@ -445,23 +417,17 @@ typedef struct tls_istream {
 
 static int64_t conn_read(wasitls_tls_conn *c, uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
-    if (c->state == ST_HANDSHAKE)
-        handshake_step(c);
-    if (c->state == ST_HANDSHAKE)
-        return 0;
+    if (c->state == ST_HANDSHAKE) handshake_step(c);
+    if (c->state == ST_HANDSHAKE) return 0;
     for (;;) {
-        if (c->state == ST_FAILED)
-            return report(c->fail_code, c->fail_msg, err);
-        if (c->rd_code == WASITLS_E_CLOSED)
-            return WASITLS_E_CLOSED;
-        if (c->rd_code)
-            return report(c->rd_code, c->rd_msg, err);
+        if (c->state == ST_FAILED) return report(c->fail_code, c->fail_msg, err);
+        if (c->rd_code == WASITLS_E_CLOSED) return WASITLS_E_CLOSED;
+        if (c->rd_code) return report(c->rd_code, c->rd_msg, err);
         wasitls_error e;
         wasitls_error_clear(&e);
         int64_t r = c->be->read(c->sess, buf, len, &e);
         drain_out(c); /* e.g. a TLS 1.3 key update answered */
-        if (r > 0)
-            return r;
+        if (r > 0) return r;
         if (r == WASITLS_E_CLOSED) {
             c->rd_code = WASITLS_E_CLOSED;
             continue;
@@ -471,10 +437,8 @@ static int64_t conn_read(wasitls_tls_conn *c, uint8_t *buf, size_t len, wasitls_
             continue;
         }
         int64_t n = feed_in(c);
-        if (n > 0)
-            continue;
-        if (n == 0)
-            return 0;
+        if (n > 0) continue;
+        if (n == 0) return 0;
         if (n == WASITLS_E_CLOSED)
             set_msg(&c->rd_code, &c->rd_msg, WASITLS_E_TLS_TRUNCATED,
                     "the server closed the connection without sending TLS close_notify: the "
@@ -484,8 +448,7 @@ static int64_t conn_read(wasitls_tls_conn *c, uint8_t *buf, size_t len, wasitls_
 
 static bool look_fill(wasitls_tls_conn *c)
 {
-    if (c->look_off < c->look_len)
-        return true;
+    if (c->look_off < c->look_len) return true;
     if (!c->look && !(c->look = malloc(LOOK_CAP))) {
         fail(c, WASITLS_E_NOMEM, "out of memory");
         return true;
@@ -506,17 +469,14 @@ static int64_t tin_read(wasitls_istream *base, uint8_t *buf, size_t len, wasitls
     wasitls_tls_conn *c = ((tls_istream *)base)->c;
     if (c->look_off < c->look_len) {
         size_t k = c->look_len - c->look_off;
-        if (k > len)
-            k = len;
+        if (k > len) k = len;
         memcpy(buf, c->look + c->look_off, k);
         c->look_off += k;
-        if (len == 0 || k > 0)
-            return (int64_t)k;
+        if (len == 0 || k > 0) return (int64_t)k;
     }
     if (len == 0) {
         /* Report the end of the stream even to an empty read. */
-        if (!look_fill(c) || c->look_off < c->look_len)
-            return 0;
+        if (!look_fill(c) || c->look_off < c->look_len) return 0;
         return conn_read(c, buf, 0, err);
     }
     return conn_read(c, buf, len, err);
@@ -552,11 +512,9 @@ static const wasitls_istream_ops tin_ops = {
 
 wasitls_istream *wasitls_tls_conn_input(wasitls_tls_conn *c)
 {
-    if (c->in_taken)
-        return NULL;
+    if (c->in_taken) return NULL;
     tls_istream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->base.ops = &tin_ops;
     s->c = c;
     c->refs++;
@@ -575,27 +533,20 @@ typedef struct tls_ostream {
  * negative on failure. */
 static int flush_progress(wasitls_tls_conn *c)
 {
-    if (!c->flushing)
-        return 1;
+    if (!c->flushing) return 1;
     drain_out(c);
-    if (c->wr_code)
-        return c->wr_code;
-    if (out_blocked(c))
-        return 0;
+    if (c->wr_code) return c->wr_code;
+    if (out_blocked(c)) return 0;
     c->flushing = false;
     return 1;
 }
 
 static int64_t out_status(wasitls_tls_conn *c, wasitls_ioerr **err)
 {
-    if (c->state == ST_HANDSHAKE)
-        handshake_step(c);
-    if (c->state == ST_FAILED)
-        return report(c->fail_code, c->fail_msg, err);
-    if (c->out_closed)
-        return WASITLS_E_CLOSED;
-    if (c->wr_code)
-        return report(c->wr_code, c->wr_msg, err);
+    if (c->state == ST_HANDSHAKE) handshake_step(c);
+    if (c->state == ST_FAILED) return report(c->fail_code, c->fail_msg, err);
+    if (c->out_closed) return WASITLS_E_CLOSED;
+    if (c->wr_code) return report(c->wr_code, c->wr_msg, err);
     return 0;
 }
 
@@ -603,13 +554,10 @@ static int64_t tout_check_write(wasitls_ostream *base, wasitls_ioerr **err)
 {
     wasitls_tls_conn *c = ((tls_ostream *)base)->c;
     int64_t r = out_status(c, err);
-    if (r < 0 || c->state == ST_HANDSHAKE)
-        return r;
+    if (r < 0 || c->state == ST_HANDSHAKE) return r;
     int f = flush_progress(c);
-    if (f < 0)
-        return report(c->wr_code, c->wr_msg, err);
-    if (f == 0)
-        return 0;
+    if (f < 0) return report(c->wr_code, c->wr_msg, err);
+    if (f == 0) return 0;
     size_t pending = c->be->cipher_pending(c->sess);
     return pending >= OUT_HIGH ? 0 : PLAIN_ROOM;
 }
@@ -618,12 +566,10 @@ static int tout_write(wasitls_ostream *base, const uint8_t *buf, size_t len, was
 {
     wasitls_tls_conn *c = ((tls_ostream *)base)->c;
     int64_t r = out_status(c, err);
-    if (r < 0)
-        return (int)r;
+    if (r < 0) return (int)r;
     if (c->state == ST_HANDSHAKE)
         return report(WASITLS_E_INVAL, "write before the TLS handshake completed", err);
-    if (len == 0)
-        return 0;
+    if (len == 0) return 0;
     wasitls_error e;
     wasitls_error_clear(&e);
     int w = c->be->write(c->sess, buf, len, &e);
@@ -639,8 +585,7 @@ static int tout_flush(wasitls_ostream *base, wasitls_ioerr **err)
 {
     wasitls_tls_conn *c = ((tls_ostream *)base)->c;
     int64_t r = out_status(c, err);
-    if (r < 0)
-        return (int)r;
+    if (r < 0) return (int)r;
     c->flushing = true;
     (void)flush_progress(c);
     return 0;
@@ -677,11 +622,9 @@ static const wasitls_ostream_ops tout_ops = {
 
 wasitls_ostream *wasitls_tls_conn_output(wasitls_tls_conn *c)
 {
-    if (c->out_taken)
-        return NULL;
+    if (c->out_taken) return NULL;
     tls_ostream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->base.ops = &tout_ops;
     s->c = c;
     c->refs++;
@@ -724,8 +667,7 @@ static const wasitls_pollable_ops close_ops = {
 
 int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err)
 {
-    if (c->out_closed)
-        return 0;
+    if (c->out_closed) return 0;
     c->out_closed = true;
     if (c->state != ST_OPEN || c->wr_code)
         return 0; /* nothing to say to the server, or no way to say it */
@@ -737,14 +679,13 @@ int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err)
         return report(c->fail_code, c->fail_msg, err);
     }
     c->flushing = true;
-    close_pollable cp = {.base.ops = &close_ops, .c = c,
+    close_pollable cp = {.base.ops = &close_ops,
+                         .c = c,
                          .deadline = wasitls_now_ns() + (uint64_t)c->ctx->timeout_ms * 1000000u};
     r = wasitls_pollable_block(&cp.base);
-    if (r < 0)
-        return report(r, "waiting to send close_notify failed", err);
+    if (r < 0) return report(r, "waiting to send close_notify failed", err);
     int f = flush_progress(c);
-    if (f < 0)
-        return report(c->wr_code, c->wr_msg, err);
+    if (f < 0) return report(c->wr_code, c->wr_msg, err);
     if (f == 0)
         return report(WASITLS_E_TIMEOUT,
                       "close_notify not sent: the server did not accept data for the timeout", err);

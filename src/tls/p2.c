@@ -7,19 +7,17 @@
 /* Frees a stream known to have no children (so the free cannot be refused). */
 static void drop_in(wasitls_istream *s)
 {
-    if (wasitls_istream_free(s) < 0)
-        return;
+    if (wasitls_istream_free(s) < 0) return;
 }
 
 static void drop_out(wasitls_ostream *s)
 {
-    if (wasitls_ostream_free(s) < 0)
-        return;
+    if (wasitls_ostream_free(s) < 0) return;
 }
 
 int wasitls__p2_handshake_new(wasitls_tls_ctx *ctx, const char *name, size_t len,
-                              wasitls_istream *in, wasitls_ostream *out,
-                              wasitls__p2_handshake **hs, char *why, size_t why_len)
+                              wasitls_istream *in, wasitls_ostream *out, wasitls__p2_handshake **hs,
+                              char *why, size_t why_len)
 {
     if (in->children || out->children) {
         snprintf(why, why_len,
@@ -27,10 +25,8 @@ int wasitls__p2_handshake_new(wasitls_tls_ctx *ctx, const char *name, size_t len
                  "subscribe); drop the pollable before passing the stream",
                  in->children ? "input-stream" : "output-stream");
         /* Freeing a stream under a live child would leave the child dangling. */
-        if (!in->children)
-            drop_in(in);
-        if (!out->children)
-            drop_out(out);
+        if (!in->children) drop_in(in);
+        if (!out->children) drop_out(out);
         return WASITLS_E_BUSY;
     }
     wasitls__p2_handshake *h = calloc(1, sizeof *h);
@@ -47,8 +43,7 @@ int wasitls__p2_handshake_new(wasitls_tls_ctx *ctx, const char *name, size_t len
 
 void wasitls__p2_handshake_drop(wasitls__p2_handshake *hs)
 {
-    if (!hs)
-        return;
+    if (!hs) return;
     wasitls_tls_conn_release(hs->conn);
     free(hs);
 }
@@ -73,11 +68,9 @@ wasitls_pollable *wasitls__p2_subscribe(wasitls__p2_future *f)
 int wasitls__p2_get(wasitls__p2_future *f, wasitls__p2_connection **conn, wasitls_istream **in,
                     wasitls_ostream **out, wasitls_ioerr **err)
 {
-    if (f->taken)
-        return WASITLS__P2_TAKEN;
+    if (f->taken) return WASITLS__P2_TAKEN;
     int r = wasitls_tls_conn_handshake(f->conn, err);
-    if (r == WASITLS_E_AGAIN)
-        return WASITLS__P2_PENDING;
+    if (r == WASITLS_E_AGAIN) return WASITLS__P2_PENDING;
     if (r < 0) {
         f->taken = true;
         return WASITLS__P2_FAILED;
@@ -89,8 +82,7 @@ int wasitls__p2_get(wasitls__p2_future *f, wasitls__p2_connection **conn, wasitl
         /* The core hands each stream out once; a retry after this failure could not get
          * them again, so the result is consumed as a failure instead. */
         free(c);
-        if (i)
-            drop_in(i);
+        if (i) drop_in(i);
         f->taken = true;
         *err = wasitls_ioerr_new(WASITLS_E_NOMEM, 0, "out of memory creating the TLS streams");
         return WASITLS__P2_FAILED;
@@ -106,8 +98,7 @@ int wasitls__p2_get(wasitls__p2_future *f, wasitls__p2_connection **conn, wasitl
 
 int wasitls__p2_future_drop(wasitls__p2_future *f, wasitls_error *err)
 {
-    if (!f)
-        return 0;
+    if (!f) return 0;
     if (f->children)
         return wasitls_error_set(err, WASITLS_E_BUSY,
                                  "future-client-streams dropped while %u pollable(s) from its "
@@ -123,14 +114,12 @@ void wasitls__p2_close_output(wasitls__p2_connection *c)
     wasitls_ioerr *e = NULL;
     /* close-output has no result: a failure to send close_notify surfaces on the next write
      * or read of the streams. */
-    if (wasitls_tls_conn_close_output(c->conn, &e) < 0)
-        wasitls_ioerr_free(e);
+    if (wasitls_tls_conn_close_output(c->conn, &e) < 0) wasitls_ioerr_free(e);
 }
 
 void wasitls__p2_connection_drop(wasitls__p2_connection *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     wasitls_tls_conn_release(c->conn);
     free(c);
 }

@@ -31,8 +31,8 @@ typedef struct wasitls__p2_connection {
  * pollable child — Wasmtime traps there too; the streams are then kept alive forever rather
  * than freed under their children. */
 int wasitls__p2_handshake_new(wasitls_tls_ctx *ctx, const char *name, size_t len,
-                              wasitls_istream *in, wasitls_ostream *out,
-                              wasitls__p2_handshake **hs, char *why, size_t why_len);
+                              wasitls_istream *in, wasitls_ostream *out, wasitls__p2_handshake **hs,
+                              char *why, size_t why_len);
 void wasitls__p2_handshake_drop(wasitls__p2_handshake *hs);
 /* finish: static func(this: client-handshake) -> future-client-streams. Consumes hs (also on
  * failure, NULL = out of memory). */

@@ -26,8 +26,7 @@ int wasitls__tls_check_dns_name(const char *s, size_t len, wasitls_error *err)
     if (memchr(s, '\0', len))
         return wasitls_error_set(err, WASITLS_E_INVAL,
                                  "invalid server name: it contains a NUL character");
-    if (len > 1 && s[len - 1] == '.')
-        len--; /* an absolute name */
+    if (len > 1 && s[len - 1] == '.') len--; /* an absolute name */
     if (len > 253)
         return wasitls_error_set(err, WASITLS_E_INVAL,
                                  "invalid server name: %zu characters (at most 253 allowed)", len);

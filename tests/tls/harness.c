@@ -101,8 +101,7 @@ void tt_pipe_unref(tt_pipe *p)
 size_t tt_pipe_take(tt_pipe *p, uint8_t *buf, size_t len)
 {
     size_t k = p->len < len ? p->len : len;
-    if (k == 0)
-        return 0;
+    if (k == 0) return 0;
     memcpy(buf, p->buf, k);
     memmove(p->buf, p->buf + k, p->len - k);
     p->len -= k;
@@ -111,8 +110,7 @@ size_t tt_pipe_take(tt_pipe *p, uint8_t *buf, size_t len)
 
 void tt_pipe_put(tt_pipe *p, const uint8_t *buf, size_t len)
 {
-    if (len == 0)
-        return;
+    if (len == 0) return;
     if (p->len + len > p->cap) {
         p->cap = (p->len + len) * 2 + 64;
         p->buf = realloc(p->buf, p->cap);
@@ -133,8 +131,7 @@ typedef struct {
 static int64_t pi_read(wasitls_istream *s, uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
     tt_pipe *p = ((pipe_in *)s)->p;
-    if (p->len == 0)
-        return p->eof ? WASITLS_E_CLOSED : 0;
+    if (p->len == 0) return p->eof ? WASITLS_E_CLOSED : 0;
     return (int64_t)tt_pipe_take(p, buf, len);
 }
 static bool pi_ready(wasitls_istream *s)
@@ -167,17 +164,14 @@ static const wasitls_istream_ops pi_ops = {WASITLS_IO_OPS_VERSION, pi_read, pi_r
 static int64_t po_check(wasitls_ostream *s, wasitls_ioerr **err)
 {
     tt_pipe *p = ((pipe_out *)s)->p;
-    if (p->broken)
-        return WASITLS_E_CLOSED;
-    if (!p->limit)
-        return 1 << 20;
+    if (p->broken) return WASITLS_E_CLOSED;
+    if (!p->limit) return 1 << 20;
     return p->len >= p->limit ? 0 : (int64_t)(p->limit - p->len);
 }
 static int po_write(wasitls_ostream *s, const uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
     tt_pipe *p = ((pipe_out *)s)->p;
-    if (p->broken)
-        return WASITLS_E_CLOSED;
+    if (p->broken) return WASITLS_E_CLOSED;
     tt_pipe_put(p, buf, len);
     return 0;
 }
@@ -200,8 +194,8 @@ static void po_destroy(wasitls_ostream *s)
     tt_pipe_unref(p);
     free(s);
 }
-static const wasitls_ostream_ops po_ops = {WASITLS_IO_OPS_VERSION, po_check, po_write, po_flush,
-                                           po_ready, po_wait, po_destroy};
+static const wasitls_ostream_ops po_ops = {
+    WASITLS_IO_OPS_VERSION, po_check, po_write, po_flush, po_ready, po_wait, po_destroy};
 
 wasitls_istream *tt_pipe_istream(tt_pipe *p)
 {
@@ -226,8 +220,7 @@ wasitls_ostream *tt_pipe_ostream(tt_pipe *p)
 int tt_spawn_server(tt_server *s, char *const argv[], const char *marker)
 {
     int pfd[2];
-    if (pipe(pfd) < 0)
-        return -1;
+    if (pipe(pfd) < 0) return -1;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
@@ -248,11 +241,9 @@ int tt_spawn_server(tt_server *s, char *const argv[], const char *marker)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         struct pollfd p = {pfd[0], POLLIN, 0};
-        if (poll(&p, 1, 5000) <= 0)
-            break;
+        if (poll(&p, 1, 5000) <= 0) break;
         ssize_t n = read(pfd[0], line + len, 1);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         if (line[len] == '\n' || len + 2 >= sizeof line) {
             line[len] = '\0';
             char *m = strstr(line, marker);
@@ -277,8 +268,7 @@ void tt_stop_server(tt_server *s)
         waitpid(s->pid, NULL, 0);
         s->pid = 0;
     }
-    if (s->out_fd > 0)
-        close(s->out_fd);
+    if (s->out_fd > 0) close(s->out_fd);
     s->out_fd = -1;
 }
 
@@ -292,16 +282,14 @@ int tt_free_port(void)
     if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
         getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return port;
 }
 
 int tt_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
@@ -318,25 +306,21 @@ const char *tt_bindir(void)
 {
     static char dir[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-    if (n <= 0)
-        return ".";
+    if (n <= 0) return ".";
     dir[n] = '\0';
     char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
+    if (slash) *slash = '\0';
     return dir;
 }
 
 int tt_tls_connect(wasitls_tls_ctx *ctx, int port, const char *name, wasitls_tls_conn **out)
 {
     int fd = tt_connect(port);
-    if (fd < 0)
-        return WASITLS_E_IO;
+    if (fd < 0) return WASITLS_E_IO;
     int fd2 = dup(fd);
     wasitls_istream *in = wasitls_istream_fd(fd, false);
     wasitls_ostream *os = wasitls_ostream_fd(fd2, false);
-    if (!in || !os)
-        return WASITLS_E_NOMEM;
+    if (!in || !os) return WASITLS_E_NOMEM;
     return wasitls_tls_client_new(ctx, name, strlen(name), in, os, out);
 }
 
@@ -346,8 +330,7 @@ int tt_handshake(wasitls_tls_conn *c, const char **msg)
     wasitls_pollable *p = wasitls_tls_conn_subscribe(c, NULL);
     int r = wasitls_pollable_block(p);
     wasitls_pollable_free(p);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     wasitls_ioerr *e = NULL;
     r = wasitls_tls_conn_handshake(c, &e);
     text[0] = '\0';
@@ -355,8 +338,7 @@ int tt_handshake(wasitls_tls_conn *c, const char **msg)
         snprintf(text, sizeof text, "%s", wasitls_ioerr_message(e));
         wasitls_ioerr_free(e);
     }
-    if (msg)
-        *msg = text;
+    if (msg) *msg = text;
     return r;
 }
 
@@ -366,8 +348,7 @@ size_t tt_read_some(wasitls_istream *in, uint8_t *buf, size_t want, int *end, co
     size_t got = 0;
     *end = 0;
     text[0] = '\0';
-    if (msg)
-        *msg = text;
+    if (msg) *msg = text;
     while (got < want) {
         wasitls_ioerr *e = NULL;
         int64_t n = wasitls_istream_read_blocking(in, buf + got, want - got, &e);
@@ -389,14 +370,12 @@ int tt_write_flush(wasitls_ostream *out, const void *buf, size_t len, const char
     static char text[1024];
     wasitls_ioerr *e = NULL;
     int r = wasitls_ostream_write_all(out, buf, len, &e);
-    if (r == 0)
-        r = wasitls_ostream_flush_blocking(out, &e);
+    if (r == 0) r = wasitls_ostream_flush_blocking(out, &e);
     text[0] = '\0';
     if (e) {
         snprintf(text, sizeof text, "%s", wasitls_ioerr_message(e));
         wasitls_ioerr_free(e);
     }
-    if (msg)
-        *msg = text;
+    if (msg) *msg = text;
     return r;
 }

@@ -25,7 +25,7 @@ typedef struct tt_case {
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
             return 1;                                                                              \
         }                                                                                          \
     } while (0)
@@ -66,9 +66,9 @@ wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32
 typedef struct tt_pipe {
     uint8_t *buf;
     size_t len, cap;
-    bool eof;       /* writer finished: reads return CLOSED once drained */
-    bool broken;    /* reader gone: writes fail */
-    size_t limit;   /* check-write grants at most this much buffered (0: unlimited) */
+    bool eof;     /* writer finished: reads return CLOSED once drained */
+    bool broken;  /* reader gone: writes fail */
+    size_t limit; /* check-write grants at most this much buffered (0: unlimited) */
     uint32_t refs;
 } tt_pipe;
 

@@ -21,8 +21,7 @@ int ml_open_server(memlink *m, const char *backend, wasitls_tls_ctx *ctx, const 
 int ml_open(memlink *m, const char *backend, wasitls_tls_ctx *ctx, const char *chain,
             const char *key, const char *name, uint16_t smin, uint16_t smax)
 {
-    if (ml_open_server(m, backend, ctx, chain, key, smin, smax))
-        return 1;
+    if (ml_open_server(m, backend, ctx, chain, key, smin, smax)) return 1;
     CHECK_OK(wasitls_tls_client_new(ctx, name, strlen(name), tt_pipe_istream(m->s2c),
                                     tt_pipe_ostream(m->c2s), &m->conn));
     return 0;
@@ -30,8 +29,7 @@ int ml_open(memlink *m, const char *backend, wasitls_tls_ctx *ctx, const char *c
 
 void ml_close(memlink *m)
 {
-    if (m->conn)
-        wasitls_tls_conn_release(m->conn);
+    if (m->conn) wasitls_tls_conn_release(m->conn);
     m->be->sess_free(m->ssess);
     m->be->ctx_free(m->sctx);
     tt_pipe_unref(m->c2s);
@@ -65,8 +63,7 @@ void ml_server_step(memlink *m)
             n = m->cut_at > m->s2c_total ? m->cut_at - m->s2c_total : 0;
             m->s2c->eof = true;
         }
-        if (!(m->cut_at && m->s2c_total >= m->cut_at))
-            tt_pipe_put(m->s2c, buf, n);
+        if (!(m->cut_at && m->s2c_total >= m->cut_at)) tt_pipe_put(m->s2c, buf, n);
         m->s2c_total += n;
     }
 }
@@ -99,8 +96,7 @@ size_t ml_server_read(memlink *m, uint8_t *buf, size_t cap, int *end)
         wasitls_error e;
         int64_t n = m->be->read(m->ssess, buf + got, cap - got, &e);
         if (n <= 0) {
-            if (n != WASITLS_E_AGAIN)
-                *end = (int)n;
+            if (n != WASITLS_E_AGAIN) *end = (int)n;
             break;
         }
         got += (size_t)n;
@@ -119,29 +115,25 @@ int ml_server_write(memlink *m, const void *buf, size_t len)
 
 /* Client reads what is available (steps the server in between). */
 size_t ml_client_read(memlink *m, wasitls_istream *in, uint8_t *buf, size_t cap, int *end,
-                             char *msg, size_t mlen)
+                      char *msg, size_t mlen)
 {
     size_t got = 0;
     *end = 0;
-    if (msg)
-        msg[0] = '\0';
+    if (msg) msg[0] = '\0';
     for (int idle = 0; got < cap && idle < 3;) {
         ml_server_step(m);
         wasitls_ioerr *e = NULL;
         int64_t n = in->ops->read(in, buf + got, cap - got, &e);
         if (e) {
-            if (msg)
-                snprintf(msg, mlen, "%s", wasitls_ioerr_message(e));
+            if (msg) snprintf(msg, mlen, "%s", wasitls_ioerr_message(e));
             wasitls_ioerr_free(e);
         }
         if (n < 0) {
             *end = (int)n;
             break;
         }
-        if (n == 0)
-            idle++;
+        if (n == 0) idle++;
         got += (size_t)n;
     }
     return got;
 }
-

@@ -30,10 +30,8 @@ static int s_server(tt_server *s, const char *cert, const char *key, const char 
         argv[n++] = "-cert_chain";
         argv[n++] = (char *)tt_pki(chain);
     }
-    if (opt1)
-        argv[n++] = (char *)opt1;
-    if (opt2)
-        argv[n++] = (char *)opt2;
+    if (opt1) argv[n++] = (char *)opt1;
+    if (opt2) argv[n++] = (char *)opt2;
     argv[n] = NULL;
     return tt_spawn_server(s, argv, "ACCEPT [::]:");
 }
@@ -42,8 +40,9 @@ static int peer(tt_server *s, const char *mode, const char *opt)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/tls_peer", tt_bindir());
-    char *argv[] = {path, (char *)mode, (char *)tt_pki("leaf-chain.pem"), (char *)tt_pki("leaf.key"),
-                    (char *)opt, NULL};
+    char *argv[] = {
+        path,        (char *)mode, (char *)tt_pki("leaf-chain.pem"), (char *)tt_pki("leaf.key"),
+        (char *)opt, NULL};
     return tt_spawn_server(s, argv, "PORT ");
 }
 
@@ -69,9 +68,18 @@ static int gnutls_serv(tt_server *s, const char *priority)
     for (int attempt = 0; attempt < 5; attempt++) {
         char port[16];
         snprintf(port, sizeof port, "%d", tt_free_port());
-        char *argv[] = {"gnutls-serv", "--echo", "-q", "-p", port, "--x509certfile",
-                        (char *)tt_pki("leaf-chain.pem"), "--x509keyfile",
-                        (char *)tt_pki("leaf.key"), "--priority", (char *)priority, NULL};
+        char *argv[] = {"gnutls-serv",
+                        "--echo",
+                        "-q",
+                        "-p",
+                        port,
+                        "--x509certfile",
+                        (char *)tt_pki("leaf-chain.pem"),
+                        "--x509keyfile",
+                        (char *)tt_pki("leaf.key"),
+                        "--priority",
+                        (char *)priority,
+                        NULL};
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -80,8 +88,7 @@ static int gnutls_serv(tt_server *s, const char *priority)
         extern char **environ;
         int r = posix_spawnp(&s->pid, argv[0], &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-            return -1;
+        if (r != 0) return -1;
         s->out_fd = -1;
         s->port = atoi(port);
         for (int i = 0; i < 100; i++) {
@@ -177,8 +184,7 @@ static int reject(const char *be, wasitls_tls_ctx *ctx, const char *cert, const 
     tt_stop_server(&s);
     CHECKF(r == code, "got %s", wasitls_err_name(r));
     CHECK_HAS(msg, w1);
-    if (w2)
-        CHECK_HAS(msg, w2);
+    if (w2) CHECK_HAS(msg, w2);
     wasitls_tls_conn_release(c);
     wasitls_tls_ctx_free(ctx);
     return 0;
@@ -202,18 +208,18 @@ static int t_notyet(const char *be)
 }
 static int t_selfsigned(const char *be)
 {
-    return reject(be, CTX, "self.pem", "self.key", NULL, NULL, NULL, "localhost", WASITLS_E_TLS_VERIFY,
-                  "self-signed", NULL);
+    return reject(be, CTX, "self.pem", "self.key", NULL, NULL, NULL, "localhost",
+                  WASITLS_E_TLS_VERIFY, "self-signed", NULL);
 }
 static int t_unknown_ca(const char *be)
 {
-    return reject(be, CTX, "other.pem", "other.key", NULL, NULL, NULL, "localhost", WASITLS_E_TLS_VERIFY,
-                  "wasitls Other Root CA", "--tls-ca");
+    return reject(be, CTX, "other.pem", "other.key", NULL, NULL, NULL, "localhost",
+                  WASITLS_E_TLS_VERIFY, "wasitls Other Root CA", "--tls-ca");
 }
 static int t_missing_int(const char *be)
 {
-    return reject(be, CTX, "leaf.pem", "leaf.key", NULL, NULL, NULL, "localhost", WASITLS_E_TLS_VERIFY,
-                  "wasitls Test Intermediate CA", "intermediate");
+    return reject(be, CTX, "leaf.pem", "leaf.key", NULL, NULL, NULL, "localhost",
+                  WASITLS_E_TLS_VERIFY, "wasitls Test Intermediate CA", "intermediate");
 }
 static int t_weak_key(const char *be)
 {
@@ -228,8 +234,8 @@ static int t_ip_mismatch(const char *be)
 static int t_version_mismatch(const char *be)
 {
     return reject(be, tt_ctx(be, NULL, 0, WASITLS_TLS_VERSION_1_3, 0), "leaf.pem", "leaf.key",
-                  "int.pem", "-tls1_2", NULL, "localhost", WASITLS_E_TLS_PROTOCOL, "protocol version",
-                  NULL);
+                  "int.pem", "-tls1_2", NULL, "localhost", WASITLS_E_TLS_PROTOCOL,
+                  "protocol version", NULL);
 }
 
 /* ---- tls_peer: behaviours ---- */
@@ -276,8 +282,7 @@ static int t_close_notify(const char *be)
     char buf[256];
     int end;
     const char *msg;
-    if (read_peer(be, "notify", "localhost", buf, sizeof buf, &end, &msg))
-        return 1;
+    if (read_peer(be, "notify", "localhost", buf, sizeof buf, &end, &msg)) return 1;
     CHECK(!strcmp(buf, "hello\n"));
     CHECKF(end == WASITLS_E_CLOSED, "%s: %s", wasitls_err_name(end), msg);
     return 0;
@@ -288,8 +293,7 @@ static int t_truncation(const char *be)
     char buf[256];
     int end;
     const char *msg;
-    if (read_peer(be, "truncate", "localhost", buf, sizeof buf, &end, &msg))
-        return 1;
+    if (read_peer(be, "truncate", "localhost", buf, sizeof buf, &end, &msg)) return 1;
     CHECK(!strcmp(buf, "hello\n"));
     CHECKF(end == WASITLS_E_TLS_TRUNCATED, "%s", wasitls_err_name(end));
     CHECK_HAS(msg, "without sending TLS close_notify");
@@ -301,8 +305,7 @@ static int t_one_byte_records(const char *be)
     char buf[256];
     int end;
     const char *msg;
-    if (read_peer(be, "bytes1", "localhost", buf, sizeof buf, &end, &msg))
-        return 1;
+    if (read_peer(be, "bytes1", "localhost", buf, sizeof buf, &end, &msg)) return 1;
     CHECK(!strcmp(buf, "every byte of this sentence travels in a TLS record of its own\n"));
     CHECK(end == WASITLS_E_CLOSED);
     return 0;
@@ -313,11 +316,9 @@ static int t_no_sni_for_ip(const char *be)
     char buf[256];
     int end;
     const char *msg;
-    if (read_peer(be, "sni", "127.0.0.1", buf, sizeof buf, &end, &msg))
-        return 1;
+    if (read_peer(be, "sni", "127.0.0.1", buf, sizeof buf, &end, &msg)) return 1;
     CHECKF(!strcmp(buf, "sni=(none)\n"), "%s", buf);
-    if (read_peer(be, "sni", "localhost", buf, sizeof buf, &end, &msg))
-        return 1;
+    if (read_peer(be, "sni", "localhost", buf, sizeof buf, &end, &msg)) return 1;
     CHECKF(!strcmp(buf, "sni=localhost\n"), "%s", buf);
     return 0;
 }
@@ -391,8 +392,7 @@ static int t_close_output_after_tcp_shutdown(const char *be)
     CHECK(fd >= 0);
     wasitls_tls_conn *c;
     CHECK_OK(client_new_ctx(tt_ctx(be, NULL, 0, 0, 0), "localhost", 9,
-                                    wasitls_istream_fd(fd, false),
-                                    wasitls_ostream_fd(dup(fd), false), &c));
+                            wasitls_istream_fd(fd, false), wasitls_ostream_fd(dup(fd), false), &c));
     const char *msg;
     CHECK_OK(tt_handshake(c, &msg));
     shutdown(fd, SHUT_WR);
@@ -425,8 +425,7 @@ static int t_poll_with_ready_pollable(const char *be)
         CHECK_OK(wasitls_poll(ps, 2, idx, &nr));
         for (size_t k = 0; k < nr; k++)
             done |= idx[k] == 1;
-        if (!done)
-            usleep(50);
+        if (!done) usleep(50);
     }
     CHECK(done);
     CHECK_OK(wasitls_tls_conn_handshake(c, NULL));
@@ -463,8 +462,7 @@ static int t_concurrent(const char *be)
             const char *msg = "";
             wasitls_ioerr *e = NULL;
             int r = wasitls_tls_conn_handshake(c[idx[j]], &e);
-            if (e)
-                msg = wasitls_ioerr_message(e);
+            if (e) msg = wasitls_ioerr_message(e);
             CHECKF(r == 0, "connection %zu: %s", idx[j], msg);
             wasitls_ioerr_free(e);
             wasitls_pollable_free(ps[j]);
@@ -477,8 +475,7 @@ static int t_concurrent(const char *be)
     for (size_t i = 0; i < N; i++) {
         char text[32];
         snprintf(text, sizeof text, "connection %zu\n", i);
-        if (echo_once(c[i], text))
-            return 1;
+        if (echo_once(c[i], text)) return 1;
         wasitls_tls_conn_release(c[i]);
     }
     wasitls_tls_ctx_free(ctx);
@@ -520,15 +517,13 @@ static int t_bulk(const char *be)
             int64_t room = out->ops->check_write(out, &e);
             CHECKF(room >= 0, "%s", e ? wasitls_ioerr_message(e) : "");
             size_t k = total - sent < (size_t)room ? total - sent : (size_t)room;
-            if (k > 65536)
-                k = 65536;
+            if (k > 65536) k = 65536;
             if (k) {
                 const uint8_t *p = pat + sent % PATTERN;
                 CHECK_OK(out->ops->write(out, p, k, &e));
                 EVP_DigestUpdate(hs, p, k);
                 sent += k;
-                if (sent == total)
-                    CHECK_OK(out->ops->flush(out, &e));
+                if (sent == total) CHECK_OK(out->ops->flush(out, &e));
             }
         }
         int64_t n = in->ops->read(in, buf, 65536, &e);
@@ -562,7 +557,8 @@ static int t_gnutls_serv(const char *be)
 {
     static const struct {
         const char *prio, *version;
-    } v[] = {{"NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS 1.2"}, {"NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS 1.3"}};
+    } v[] = {{"NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS 1.2"},
+             {"NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS 1.3"}};
     for (int i = 0; i < 2; i++) {
         tt_server s;
         CHECK_OK(gnutls_serv(&s, v[i].prio));

@@ -5,13 +5,12 @@
 
 #include <time.h>
 
-static int expect_ok(const char *backend, wasitls_tls_ctx *ctx, const char *chain,
-                     const char *key, const char *name, const char *version)
+static int expect_ok(const char *backend, wasitls_tls_ctx *ctx, const char *chain, const char *key,
+                     const char *name, const char *version)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0))
-        return 1;
+    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0)) return 1;
     int r = ml_handshake(&m, msg, sizeof msg);
     CHECKF(r == 0, "%s: %s (server: %s)", wasitls_err_name(r), msg, m.server_msg);
     if (version)
@@ -23,20 +22,16 @@ static int expect_ok(const char *backend, wasitls_tls_ctx *ctx, const char *chai
 
 /* The handshake fails with code and a message containing w1 and w2 (if not NULL). */
 static int expect_fail(const char *backend, wasitls_tls_ctx *ctx, const char *chain,
-                       const char *key, const char *name, int code, const char *w1,
-                       const char *w2)
+                       const char *key, const char *name, int code, const char *w1, const char *w2)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0))
-        return 1;
+    if (ml_open(&m, backend, ctx, chain, key, name, 0, 0)) return 1;
     int r = ml_handshake(&m, msg, sizeof msg);
     fprintf(stderr, "  -> %s: %s\n", wasitls_err_name(r), msg);
     CHECKF(r == code, "got %s, wanted %s", wasitls_err_name(r), wasitls_err_name(code));
-    if (w1)
-        CHECK_HAS(msg, w1);
-    if (w2)
-        CHECK_HAS(msg, w2);
+    if (w1) CHECK_HAS(msg, w1);
+    if (w2) CHECK_HAS(msg, w2);
     /* The failure is sticky and the streams are still safe to take and use. */
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     uint8_t b[8];
@@ -59,15 +54,14 @@ static int t_handshake13(const char *be)
 
 static int t_handshake12(const char *be)
 {
-    return expect_ok(be,
-                     tt_ctx(be, NULL, 0, 0, WASITLS_TLS_VERSION_1_2), "leaf-chain.pem",
+    return expect_ok(be, tt_ctx(be, NULL, 0, 0, WASITLS_TLS_VERSION_1_2), "leaf-chain.pem",
                      "leaf.key", "localhost", "TLS 1.2");
 }
 
 static int t_wrong_host(const char *be)
 {
-    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key",
-                       "wrong.example", WASITLS_E_TLS_VERIFY, "'wrong.example'", "DNS:localhost");
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "wrong.example",
+                       WASITLS_E_TLS_VERIFY, "'wrong.example'", "DNS:localhost");
 }
 
 static int t_expired(const char *be)
@@ -78,8 +72,8 @@ static int t_expired(const char *be)
 
 static int t_notyet(const char *be)
 {
-    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "notyet-chain.pem", "notyet.key",
-                       "localhost", WASITLS_E_TLS_VERIFY, "not yet valid", "2090-01-01");
+    return expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "notyet-chain.pem", "notyet.key", "localhost",
+                       WASITLS_E_TLS_VERIFY, "not yet valid", "2090-01-01");
 }
 
 static int t_selfsigned(const char *be)
@@ -129,15 +123,12 @@ static int t_bad_names(const char *be)
         const char *name;
         const char *word;
     } cases[] = {
-        {"", "empty"},
-        {"bad name", "' '"},
-        {"-lead.example", "'-'"},
-        {"a..b", "empty label"},
-        {"x\xc3\xa9.example", "xn--"},
+        {"", "empty"},           {"bad name", "' '"},           {"-lead.example", "'-'"},
+        {"a..b", "empty label"}, {"x\xc3\xa9.example", "xn--"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key",
-                        cases[i].name, WASITLS_E_TLS_CONFIG, "invalid server name", cases[i].word))
+        if (expect_fail(be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", cases[i].name,
+                        WASITLS_E_TLS_CONFIG, "invalid server name", cases[i].word))
             return 1;
     return 0;
 }
@@ -151,16 +142,15 @@ static int t_version_mismatch(const char *be)
         memlink m;
         char msg[1024];
         uint16_t cv = dir ? v13 : v12, sv = dir ? v12 : v13;
-        if (ml_open(&m, be, tt_ctx(be, NULL, 0, cv, cv), "leaf-chain.pem", "leaf.key",
-                    "localhost", sv, sv))
+        if (ml_open(&m, be, tt_ctx(be, NULL, 0, cv, cv), "leaf-chain.pem", "leaf.key", "localhost",
+                    sv, sv))
             return 1;
         int r = ml_handshake(&m, msg, sizeof msg);
         fprintf(stderr, "  -> %s: %s (server: %s)\n", wasitls_err_name(r), msg, m.server_msg);
         CHECK(r == WASITLS_E_TLS_PROTOCOL || r == WASITLS_E_TLS_ALERT);
         CHECK_HAS(msg, dir ? "this side allows TLS 1.3 to TLS 1.3"
                            : "this side allows TLS 1.2 to TLS 1.2");
-        if (!strcmp(be, "openssl"))
-            CHECK_HAS(msg, "protocol version mismatch");
+        if (!strcmp(be, "openssl")) CHECK_HAS(msg, "protocol version mismatch");
         ml_close(&m);
     }
     return 0;
@@ -209,8 +199,7 @@ static int t_data(const char *be)
         CHECK(room >= 0);
         if (room > 0 && sent < total) {
             size_t k = total - sent < (size_t)room ? total - sent : (size_t)room;
-            if (k > 10000)
-                k = 10000;
+            if (k > 10000) k = 10000;
             CHECK_OK(out->ops->write(out, src + sent, k, &e));
             sent += k;
         }
@@ -221,8 +210,7 @@ static int t_data(const char *be)
     CHECK(memcmp(src, dst, total) == 0);
     /* and back, echoing what the server received */
     for (size_t off = 0; off < total; off += 12345)
-        if (ml_server_write(&m, dst + off, total - off < 12345 ? total - off : 12345))
-            return 1;
+        if (ml_server_write(&m, dst + off, total - off < 12345 ? total - off : 12345)) return 1;
     memset(dst, 0, total);
     int end;
     size_t back = ml_client_read(&m, in, dst, total, &end, msg, sizeof msg);
@@ -244,8 +232,7 @@ static int t_close_notify(const char *be)
         return 1;
     CHECK_OK(ml_handshake(&m, msg, sizeof msg));
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
-    if (ml_server_write(&m, "bye", 3))
-        return 1;
+    if (ml_server_write(&m, "bye", 3)) return 1;
     wasitls_error e;
     CHECK_OK(m.be->close_notify(m.ssess, &e));
     ml_server_step(&m);
@@ -272,8 +259,7 @@ static int t_truncation(const char *be)
         return 1;
     CHECK_OK(ml_handshake(&m, msg, sizeof msg));
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
-    if (ml_server_write(&m, "partial", 7))
-        return 1;
+    if (ml_server_write(&m, "partial", 7)) return 1;
     m.s2c->eof = true; /* the transport ends without close_notify */
     uint8_t buf[16];
     int end;
@@ -297,8 +283,7 @@ static int t_one_byte_records(const char *be)
     const char *text = "every byte of this sentence travels in a TLS record of its own";
     size_t len = strlen(text);
     for (size_t i = 0; i < len; i++)
-        if (ml_server_write(&m, text + i, 1))
-            return 1;
+        if (ml_server_write(&m, text + i, 1)) return 1;
     char buf[128];
     int end;
     size_t n = ml_client_read(&m, in, (uint8_t *)buf, len, &end, msg, sizeof msg);
@@ -363,8 +348,7 @@ static int t_close_output(const char *be)
     CHECK(n == 10 && memcmp(buf, "last words", 10) == 0);
     CHECKF(end == WASITLS_E_CLOSED, "%s", wasitls_err_name(end));
     /* Reading still works after close-output (half-close). */
-    if (ml_server_write(&m, "reply", 5))
-        return 1;
+    if (ml_server_write(&m, "reply", 5)) return 1;
     n = ml_client_read(&m, in, buf, 5, &end, msg, sizeof msg);
     CHECK(n == 5 && memcmp(buf, "reply", 5) == 0);
     CHECK(!m.c2s->eof); /* the transport itself stays open */
@@ -380,8 +364,8 @@ static int t_drop_orders(const char *be)
     for (int order = 0; order < 24; order++) {
         memlink m;
         char msg[1024];
-        if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost",
-                    0, 0))
+        if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0,
+                    0))
             return 1;
         uint32_t children = 0;
         wasitls_pollable *p = wasitls_tls_conn_subscribe(m.conn, &children);
@@ -390,8 +374,7 @@ static int t_drop_orders(const char *be)
         CHECK(p->ops->ready(p));
         wasitls_istream *in = wasitls_tls_conn_input(m.conn);
         wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
-        if (ml_server_write(&m, "x", 1))
-            return 1;
+        if (ml_server_write(&m, "x", 1)) return 1;
         /* 4 holders: conn, in, out, pollable; drop them in permutation `order`. */
         int perm[4] = {0, 1, 2, 3}, k = order;
         for (int i = 0; i < 4; i++) {
@@ -414,8 +397,7 @@ static int t_drop_orders(const char *be)
                 int64_t r = in->ops->read(in, b, sizeof b, &e);
                 CHECK(r >= 0);
             }
-            if (out)
-                CHECK(out->ops->check_write(out, &e) > 0);
+            if (out) CHECK(out->ops->check_write(out, &e) > 0);
             switch (perm[i]) {
             case 0:
                 wasitls_tls_conn_release(conn);
@@ -539,8 +521,7 @@ static int t_cross(const char *be)
             uint8_t buf[32];
             int end;
             CHECK(ml_server_read(&m, buf, sizeof buf, &end) == 9 && !memcmp(buf, "to server", 9));
-            if (ml_server_write(&m, "to client", 9))
-                return 1;
+            if (ml_server_write(&m, "to client", 9)) return 1;
             CHECK(ml_client_read(&m, in, buf, 9, &end, msg, sizeof msg) == 9);
             CHECK(!memcmp(buf, "to client", 9));
             CHECK_OK(wasitls_tls_conn_close_output(m.conn, &e));
@@ -564,8 +545,8 @@ static int t_damage(const char *be)
     for (int round = 0; round < 300; round++) {
         memlink m;
         char msg[1024];
-        if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost",
-                    0, 0))
+        if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0,
+                    0))
             return 1;
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         size_t pos = x % 1400; /* the server's first flight is about this long */
@@ -580,8 +561,7 @@ static int t_damage(const char *be)
             m.corrupt_at = m.s2c_total + 10 + x % 20;
             m.corrupt_xor = 0x40;
             m.cut_at = 0;
-            if (ml_server_write(&m, "some application data", 21))
-                return 1;
+            if (ml_server_write(&m, "some application data", 21)) return 1;
             uint8_t buf[64];
             int end;
             ml_client_read(&m, in, buf, sizeof buf, &end, msg, sizeof msg);

@@ -4,11 +4,10 @@
 
 #include "../../src/tls/p2.h"
 
-static int open_hs(memlink *m, const char *be, const char *chain, const char *key,
-                   const char *name, wasitls__p2_handshake **hs)
+static int open_hs(memlink *m, const char *be, const char *chain, const char *key, const char *name,
+                   wasitls__p2_handshake **hs)
 {
-    if (ml_open_server(m, be, tt_ctx(be, NULL, 0, 0, 0), chain, key, 0, 0))
-        return 1;
+    if (ml_open_server(m, be, tt_ctx(be, NULL, 0, 0, 0), chain, key, 0, 0)) return 1;
     char why[256];
     CHECK_OK(wasitls__p2_handshake_new(m->ctx, name, strlen(name), tt_pipe_istream(m->s2c),
                                        tt_pipe_ostream(m->c2s), hs, why, sizeof why));
@@ -20,8 +19,7 @@ static int t_get_without_poll(const char *be)
 {
     memlink m;
     wasitls__p2_handshake *hs;
-    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs))
-        return 1;
+    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs)) return 1;
     wasitls__p2_future *f = wasitls__p2_finish(hs);
     CHECK(f);
     wasitls__p2_connection *conn = NULL;
@@ -52,8 +50,7 @@ static int t_get_without_poll(const char *be)
     CHECK(out->ops->check_write(out, &e) == WASITLS_E_CLOSED);
     /* drop the connection before its streams: they stay usable */
     wasitls__p2_connection_drop(conn);
-    if (ml_server_write(&m, "ok", 2))
-        return 1;
+    if (ml_server_write(&m, "ok", 2)) return 1;
     size_t n = ml_client_read(&m, in, buf, 2, &end, NULL, 0);
     CHECK(n == 2 && !memcmp(buf, "ok", 2));
     CHECK_OK(wasitls__p2_future_drop(f, NULL));
@@ -67,8 +64,7 @@ static int t_failure_once(const char *be)
 {
     memlink m;
     wasitls__p2_handshake *hs;
-    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "wrong.example", &hs))
-        return 1;
+    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "wrong.example", &hs)) return 1;
     wasitls__p2_future *f = wasitls__p2_finish(hs);
     uint32_t before = f->children;
     wasitls_pollable *p = wasitls__p2_subscribe(f);
@@ -80,8 +76,7 @@ static int t_failure_once(const char *be)
     int st = WASITLS__P2_PENDING;
     for (int i = 0; i < 1000 && st == WASITLS__P2_PENDING; i++) {
         ml_server_step(&m);
-        if (p->ops->ready(p))
-            st = wasitls__p2_get(f, &conn, &in, &out, &e);
+        if (p->ops->ready(p)) st = wasitls__p2_get(f, &conn, &in, &out, &e);
     }
     CHECK(st == WASITLS__P2_FAILED && e && !conn);
     CHECK_HAS(wasitls_ioerr_message(e), "'wrong.example'");
@@ -104,8 +99,7 @@ static int t_bad_name_via_get(const char *be)
 {
     memlink m;
     wasitls__p2_handshake *hs;
-    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "", &hs))
-        return 1;
+    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "", &hs)) return 1;
     wasitls__p2_future *f = wasitls__p2_finish(hs);
     wasitls__p2_connection *conn = NULL;
     wasitls_istream *in = NULL;
@@ -123,8 +117,7 @@ static int t_drop_handshake_unfinished(const char *be)
 {
     memlink m;
     wasitls__p2_handshake *hs;
-    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs))
-        return 1;
+    if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs)) return 1;
     wasitls__p2_handshake_drop(hs); /* frees the streams it took */
     CHECK(m.c2s->eof && m.s2c->broken);
     ml_close(&m);
@@ -144,7 +137,7 @@ static int t_streams_with_children(const char *be)
     CHECK(wasitls__p2_handshake_new(m.ctx, "localhost", 9, in, out, &hs, why, sizeof why) ==
           WASITLS_E_BUSY);
     CHECK_HAS(why, "input-stream handed over still has a pollable");
-    CHECK(m.c2s->eof); /* the output stream (no children) was freed */
+    CHECK(m.c2s->eof);        /* the output stream (no children) was freed */
     wasitls_pollable_free(p); /* the input stream was kept alive for its child */
     CHECK_OK(wasitls_istream_free(in));
     ml_close(&m);
@@ -157,8 +150,7 @@ static int t_drop_orders(const char *be)
     for (int order = 0; order < 24; order++) {
         memlink m;
         wasitls__p2_handshake *hs;
-        if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs))
-            return 1;
+        if (open_hs(&m, be, "leaf-chain.pem", "leaf.key", "localhost", &hs)) return 1;
         wasitls__p2_future *f = wasitls__p2_finish(hs);
         wasitls__p2_connection *conn = NULL;
         wasitls_istream *in = NULL;
@@ -183,10 +175,8 @@ static int t_drop_orders(const char *be)
         }
         wasitls__p2_close_output(conn);
         for (int i = 0; i < 4; i++) {
-            if (out)
-                CHECK(out->ops->check_write(out, &e) == WASITLS_E_CLOSED);
-            if (conn)
-                wasitls__p2_close_output(conn);
+            if (out) CHECK(out->ops->check_write(out, &e) == WASITLS_E_CLOSED);
+            if (conn) wasitls__p2_close_output(conn);
             if (in) {
                 uint8_t b[4];
                 CHECK(in->ops->read(in, b, sizeof b, &e) == 0);

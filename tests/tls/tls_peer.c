@@ -35,16 +35,13 @@ static void serve_tls(int fd)
 {
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
-    if (SSL_accept(ssl) != 1)
-        goto done;
+    if (SSL_accept(ssl) != 1) goto done;
     if (!strcmp(mode, "echo") || !strcmp(mode, "starttls")) {
         char buf[65536];
         int n;
         while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
-            if (SSL_write(ssl, buf, n) != n)
-                goto done;
-        if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN)
-            SSL_shutdown(ssl);
+            if (SSL_write(ssl, buf, n) != n) goto done;
+        if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) SSL_shutdown(ssl);
     } else if (!strcmp(mode, "notify")) {
         SSL_write(ssl, "hello\n", 6);
         SSL_shutdown(ssl);
@@ -61,8 +58,7 @@ static void serve_tls(int fd)
     } else if (!strcmp(mode, "bytes1")) {
         const char *t = BYTES1_TEXT;
         for (size_t i = 0; t[i]; i++)
-            if (SSL_write(ssl, t + i, 1) != 1)
-                goto done;
+            if (SSL_write(ssl, t + i, 1) != 1) goto done;
         SSL_shutdown(ssl);
     } else if (!strcmp(mode, "sni")) {
         const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -89,8 +85,7 @@ static void *conn_main(void *arg)
             ;
         line[len] = '\0';
         if (!strcmp(line, "STARTTLS\r\n")) {
-            if (write(fd, "READY\r\n", 7) == 7)
-                serve_tls(fd);
+            if (write(fd, "READY\r\n", 7) == 7) serve_tls(fd);
         } else {
             (void)!write(fd, "ERROR\r\n", 7);
         }
@@ -137,16 +132,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (;;) {
         int fd = accept(ls, NULL, NULL);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_t t;
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&t, &at, conn_main, (void *)(intptr_t)fd) != 0)
-            close(fd);
+        if (pthread_create(&t, &at, conn_main, (void *)(intptr_t)fd) != 0) close(fd);
         pthread_attr_destroy(&at);
     }
 }

@@ -51,8 +51,7 @@ static int gbuf_put(gbuf *b, const uint8_t *p, size_t n)
     if (b->len + n > b->cap) {
         size_t cap = (b->len + n) * 2;
         uint8_t *q = realloc(b->p, cap);
-        if (!q)
-            return -1;
+        if (!q) return -1;
         b->p = q;
         b->cap = cap;
     }
@@ -63,15 +62,12 @@ static int gbuf_put(gbuf *b, const uint8_t *p, size_t n)
 
 static size_t gbuf_take(gbuf *b, uint8_t *p, size_t n)
 {
-    if (n > b->len)
-        n = b->len;
-    if (n == 0)
-        return 0;
+    if (n > b->len) n = b->len;
+    if (n == 0) return 0;
     memcpy(p, b->p + b->off, n);
     b->off += n;
     b->len -= n;
-    if (b->len == 0)
-        b->off = 0;
+    if (b->len == 0) b->off = 0;
     return n;
 }
 
@@ -139,8 +135,7 @@ static void crt_sans(gnutls_x509_crt_t c, char *buf, size_t len)
         char v[256];
         size_t vs = sizeof v;
         int type = gnutls_x509_crt_get_subject_alt_name(c, i, v, &vs, NULL);
-        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-            break;
+        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
         char item[300] = "";
         if (type == GNUTLS_SAN_DNSNAME) {
             snprintf(item, sizeof item, "DNS:%.*s", (int)vs, v);
@@ -152,13 +147,11 @@ static void crt_sans(gnutls_x509_crt_t c, char *buf, size_t len)
         }
         if (item[0]) {
             int n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", item);
-            if (n < 0)
-                break;
+            if (n < 0) break;
             off += (size_t)n;
         }
     }
-    if (!buf[0])
-        snprintf(buf, len, "no subject alternative names");
+    if (!buf[0]) snprintf(buf, len, "no subject alternative names");
 }
 
 static int set_verify_msg(gt_sess *s, const char *fmt, ...) WASITLS_PRINTF(2, 3);
@@ -167,8 +160,7 @@ static int set_verify_msg(gt_sess *s, const char *fmt, ...)
     free(s->verify_msg);
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&s->verify_msg, fmt, ap) < 0)
-        s->verify_msg = NULL;
+    if (vasprintf(&s->verify_msg, fmt, ap) < 0) s->verify_msg = NULL;
     va_end(ap);
     return -1;
 }
@@ -209,9 +201,9 @@ static int explain(gt_sess *s, unsigned status, gnutls_x509_crt_t *crts, unsigne
             if (t != (time_t)-1 && t < now) {
                 crt_dn(crts[i], false, subj, sizeof subj);
                 crt_time(t, when, sizeof when);
-                return set_verify_msg(s, "certificate expired: %s (%s) expired on %s",
-                                      i ? "a CA certificate in the chain" : "the server certificate",
-                                      subj, when);
+                return set_verify_msg(
+                    s, "certificate expired: %s (%s) expired on %s",
+                    i ? "a CA certificate in the chain" : "the server certificate", subj, when);
             }
         }
     if (status & GNUTLS_CERT_NOT_ACTIVATED)
@@ -220,11 +212,11 @@ static int explain(gt_sess *s, unsigned status, gnutls_x509_crt_t *crts, unsigne
             if (t != (time_t)-1 && t > now) {
                 crt_dn(crts[i], false, subj, sizeof subj);
                 crt_time(t, when, sizeof when);
-                return set_verify_msg(s,
-                                      "certificate not yet valid: %s (%s) is valid only from %s "
-                                      "(check the clock)",
-                                      i ? "a CA certificate in the chain" : "the server certificate",
-                                      subj, when);
+                return set_verify_msg(
+                    s,
+                    "certificate not yet valid: %s (%s) is valid only from %s "
+                    "(check the clock)",
+                    i ? "a CA certificate in the chain" : "the server certificate", subj, when);
             }
         }
     if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
@@ -274,8 +266,7 @@ static int explain(gt_sess *s, unsigned status, gnutls_x509_crt_t *crts, unsigne
                               subj);
     if (status & GNUTLS_CERT_SIGNER_NOT_CA)
         return set_verify_msg(s, "invalid CA: the issuer of (%s) is not marked as a CA", subj);
-    if (status & GNUTLS_CERT_REVOKED)
-        return set_verify_msg(s, "certificate revoked: (%s)", subj);
+    if (status & GNUTLS_CERT_REVOKED) return set_verify_msg(s, "certificate revoked: (%s)", subj);
     gnutls_datum_t d = {NULL, 0};
     gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &d, 0);
     set_verify_msg(s, "certificate verification failed for (%s): %s", subj,
@@ -289,16 +280,13 @@ static int verify_cb(gnutls_session_t session)
     gt_sess *s = gnutls_session_get_ptr(session);
     unsigned n = 0;
     const gnutls_datum_t *raw = gnutls_certificate_get_peers(session, &n);
-    if (!raw || n == 0)
-        return set_verify_msg(s, "the server sent no certificate");
+    if (!raw || n == 0) return set_verify_msg(s, "the server sent no certificate");
     gnutls_x509_crt_t crts[16];
-    if (n > 16)
-        n = 16;
+    if (n > 16) n = 16;
     unsigned ok = 0;
     int ret = -1;
     for (; ok < n; ok++) {
-        if (gnutls_x509_crt_init(&crts[ok]) < 0)
-            break;
+        if (gnutls_x509_crt_init(&crts[ok]) < 0) break;
         if (gnutls_x509_crt_import(crts[ok], &raw[ok], GNUTLS_X509_FMT_DER) < 0) {
             gnutls_x509_crt_deinit(crts[ok]);
             break;
@@ -340,12 +328,9 @@ out:
 static void gt_ctx_free(void *p)
 {
     gt_ctx *c = p;
-    if (!c)
-        return;
-    if (c->cred)
-        gnutls_certificate_free_credentials(c->cred);
-    if (c->prio)
-        gnutls_priority_deinit(c->prio);
+    if (!c) return;
+    if (c->cred) gnutls_certificate_free_credentials(c->cred);
+    if (c->prio) gnutls_priority_deinit(c->prio);
     free(c);
 }
 
@@ -373,14 +358,12 @@ static int gt_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error *
         ret = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory initialising GnuTLS");
         goto fail;
     }
-    if ((ret = make_prio(c, cfg->min_version, cfg->max_version, err)) < 0)
-        goto fail;
+    if ((ret = make_prio(c, cfg->min_version, cfg->max_version, err)) < 0) goto fail;
     if (!cfg->no_system_trust) {
         /* SSL_CERT_FILE / SSL_CERT_DIR replace the system store, as with OpenSSL. */
         const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
         int r = 0;
-        if (f && *f)
-            r = gnutls_certificate_set_x509_trust_file(c->cred, f, GNUTLS_X509_FMT_PEM);
+        if (f && *f) r = gnutls_certificate_set_x509_trust_file(c->cred, f, GNUTLS_X509_FMT_PEM);
         if (r >= 0 && d && *d)
             r = gnutls_certificate_set_x509_trust_dir(c->cred, d, GNUTLS_X509_FMT_PEM);
         if (r >= 0 && !(f && *f) && !(d && *d))
@@ -446,10 +429,8 @@ fail:
 static void gt_sess_free(void *p)
 {
     gt_sess *s = p;
-    if (!s)
-        return;
-    if (s->s)
-        gnutls_deinit(s->s);
+    if (!s) return;
+    if (s->s) gnutls_deinit(s->s);
     gbuf_free(&s->in);
     gbuf_free(&s->out);
     free(s->verify_msg);
@@ -459,14 +440,11 @@ static void gt_sess_free(void *p)
 static int sess_new(gt_ctx *c, gt_sess **out, wasitls_error *err)
 {
     gt_sess *s = calloc(1, sizeof *s);
-    if (!s)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!s) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     s->ctx = c;
     int r = gnutls_init(&s->s, (c->server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK);
-    if (r >= 0)
-        r = gnutls_priority_set(s->s, c->prio);
-    if (r >= 0)
-        r = gnutls_credentials_set(s->s, GNUTLS_CRD_CERTIFICATE, c->cred);
+    if (r >= 0) r = gnutls_priority_set(s->s, c->prio);
+    if (r >= 0) r = gnutls_credentials_set(s->s, GNUTLS_CRD_CERTIFICATE, c->cred);
     if (r < 0) {
         gt_sess_free(s);
         return wasitls_error_set(err, WASITLS_E_NOMEM, "cannot create a GnuTLS session: %s",
@@ -485,8 +463,7 @@ static int gt_client_new(void *ctx, const char *name, bool is_ip, void **out, wa
 {
     gt_sess *s;
     int r = sess_new(ctx, &s, err);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     snprintf(s->name, sizeof s->name, "%s", name);
     s->is_ip = is_ip;
     /* RFC 6066 section 3: literal IP addresses are not permitted in SNI. */
@@ -502,8 +479,7 @@ static int gt_server_new(void *ctx, void **out, wasitls_error *err)
 {
     gt_sess *s;
     int r = sess_new(ctx, &s, err);
-    if (r == 0)
-        *out = s;
+    if (r == 0) *out = s;
     return r;
 }
 
@@ -561,7 +537,8 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
                                      vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
                                      vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
-                                 name ? name : "unknown", handshaking ? " during the handshake" : "");
+                                 name ? name : "unknown",
+                                 handshaking ? " during the handshake" : "");
     }
     if (r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET || r == GNUTLS_E_NO_PRIORITIES_WERE_SET ||
         r == GNUTLS_E_INSUFFICIENT_CREDENTIALS)
@@ -574,16 +551,15 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
         return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
                                  "the peer does not speak TLS (%s): is this a TLS port?",
                                  gnutls_strerror(r));
-    return wasitls_error_set(err, handshaking ? WASITLS_E_TLS_HANDSHAKE : WASITLS_E_TLS_PROTOCOL,
-                             "%s%s", handshaking ? "TLS handshake failed: " : "TLS error: ",
-                             gnutls_strerror(r));
+    return wasitls_error_set(
+        err, handshaking ? WASITLS_E_TLS_HANDSHAKE : WASITLS_E_TLS_PROTOCOL, "%s%s",
+        handshaking ? "TLS handshake failed: " : "TLS error: ", gnutls_strerror(r));
 }
 
 static int gt_handshake(void *p, wasitls_error *err)
 {
     gt_sess *s = p;
-    if (s->done)
-        return 0;
+    if (s->done) return 0;
     int r;
     size_t before;
     do {
@@ -596,8 +572,7 @@ static int gt_handshake(void *p, wasitls_error *err)
         s->done = true;
         return 0;
     }
-    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-        return WASITLS_E_AGAIN;
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) return WASITLS_E_AGAIN;
     return failure(s, r, true, err);
 }
 
@@ -607,17 +582,14 @@ static int64_t gt_read(void *p, uint8_t *buf, size_t len, wasitls_error *err)
     for (;;) {
         size_t before = s->in.len;
         ssize_t n = gnutls_record_recv(s->s, buf, len);
-        if (n > 0)
-            return n;
-        if (n == 0)
-            return len == 0 ? WASITLS_E_AGAIN : WASITLS_E_CLOSED;
+        if (n > 0) return n;
+        if (n == 0) return len == 0 ? WASITLS_E_AGAIN : WASITLS_E_CLOSED;
         /* GnuTLS says AGAIN after a post-handshake message (a TLS 1.3 session ticket) even
          * when more records are buffered: go on while input is being consumed. */
         if ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) && s->in.len > 0 &&
             s->in.len < before)
             continue;
-        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-            return WASITLS_E_AGAIN;
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) return WASITLS_E_AGAIN;
         if (n == GNUTLS_E_WARNING_ALERT_RECEIVED || n == GNUTLS_E_REHANDSHAKE)
             continue; /* renegotiation is refused by ignoring the request */
         return failure(s, (int)n, false, err);
@@ -629,10 +601,8 @@ static int gt_write(void *p, const uint8_t *buf, size_t len, wasitls_error *err)
     gt_sess *s = p;
     while (len > 0) {
         ssize_t n = gnutls_record_send(s->s, buf, len);
-        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-            continue;
-        if (n < 0)
-            return failure(s, (int)n, false, err);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) continue;
+        if (n < 0) return failure(s, (int)n, false, err);
         buf += n;
         len -= (size_t)n;
     }
@@ -643,16 +613,14 @@ static int gt_close_notify(void *p, wasitls_error *err)
 {
     gt_sess *s = p;
     int r = gnutls_bye(s->s, GNUTLS_SHUT_WR);
-    if (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
-        return failure(s, r, false, err);
+    if (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) return failure(s, r, false, err);
     return 0;
 }
 
 static const char *gt_version_name(void *p)
 {
     gt_sess *s = p;
-    if (!s->done)
-        return "";
+    if (!s->done) return "";
     switch (gnutls_protocol_get_version(s->s)) {
     case GNUTLS_TLS1_3:
         return "TLS 1.3";

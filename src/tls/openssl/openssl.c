@@ -58,8 +58,7 @@ static void last_reason(char *buf, size_t len, unsigned long *code)
     unsigned long e, last = 0;
     while ((e = ERR_get_error()) != 0)
         last = last ? last : e; /* the first is the root cause */
-    if (code)
-        *code = last;
+    if (code) *code = last;
     if (!last) {
         snprintf(buf, len, "unknown error");
         return;
@@ -74,8 +73,7 @@ static void last_reason(char *buf, size_t len, unsigned long *code)
 static int init_index(void)
 {
     if (sess_index < 0) {
-        if (OPENSSL_init_ssl(0, NULL) != 1)
-            return -1;
+        if (OPENSSL_init_ssl(0, NULL) != 1) return -1;
         sess_index = SSL_get_ex_new_index(0, (void *)"wasitls", NULL, NULL, NULL);
     }
     return sess_index;
@@ -87,8 +85,8 @@ static int load_trust(SSL_CTX *ctx, const wasitls_tls_config *cfg, wasitls_error
     /* Honours SSL_CERT_FILE and SSL_CERT_DIR (OpenSSL reads them here). */
     if (!cfg->no_system_trust && SSL_CTX_set_default_verify_paths(ctx) != 1) {
         last_reason(reason, sizeof reason, NULL);
-        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "cannot load the system trust store: %s",
-                                 reason);
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot load the system trust store: %s", reason);
     }
     for (size_t i = 0; i < cfg->n_ca_files; i++) {
         const char *f = cfg->ca_files[i];
@@ -109,8 +107,7 @@ static int load_trust(SSL_CTX *ctx, const wasitls_tls_config *cfg, wasitls_error
 static void ossl_ctx_free(void *p)
 {
     ossl_ctx *c = p;
-    if (!c)
-        return;
+    if (!c) return;
     SSL_CTX_free(c->ctx);
     free(c);
 }
@@ -140,8 +137,7 @@ static int ossl_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error
     SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* No session resumption yet: there is no session cache shared across guests. */
     SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
-    if ((ret = load_trust(c->ctx, cfg, err)) < 0)
-        goto fail;
+    if ((ret = load_trust(c->ctx, cfg, err)) < 0) goto fail;
     *out = c;
     return 0;
 fail:
@@ -165,10 +161,10 @@ static int ossl_server_ctx_new(const wasitls__tls_server_opts *o, void **out, wa
         ret = wasitls_error_set(err, WASITLS_E_NOMEM, "cannot create an OpenSSL context");
         goto fail;
     }
-    SSL_CTX_set_min_proto_version(c->ctx, ossl_version(o->min_version ? o->min_version
-                                                                      : WASITLS_TLS_VERSION_1_2));
-    SSL_CTX_set_max_proto_version(c->ctx, ossl_version(o->max_version ? o->max_version
-                                                                      : WASITLS_TLS_VERSION_1_3));
+    SSL_CTX_set_min_proto_version(
+        c->ctx, ossl_version(o->min_version ? o->min_version : WASITLS_TLS_VERSION_1_2));
+    SSL_CTX_set_max_proto_version(
+        c->ctx, ossl_version(o->max_version ? o->max_version : WASITLS_TLS_VERSION_1_3));
     /* A test server may serve deliberately weak keys; the client is the one that must refuse. */
     SSL_CTX_set_security_level(c->ctx, 0);
     if (SSL_CTX_use_certificate_chain_file(c->ctx, o->cert_chain_file) != 1 ||
@@ -189,8 +185,7 @@ fail:
 static void ossl_sess_free(void *p)
 {
     ossl_sess *s = p;
-    if (!s)
-        return;
+    if (!s) return;
     SSL_free(s->ssl); /* frees both BIOs and cleanses the keys */
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
@@ -198,19 +193,16 @@ static void ossl_sess_free(void *p)
 
 static void info_cb(const SSL *ssl, int where, int ret)
 {
-    if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_READ))
-        return;
+    if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_READ)) return;
     ossl_sess *s = SSL_get_ex_data(ssl, sess_index);
     /* ret: level << 8 | description; 0 is close_notify, which is not a failure. */
-    if (s && (ret & 0xff) != 0 && !s->alert_in)
-        s->alert_in = ret;
+    if (s && (ret & 0xff) != 0 && !s->alert_in) s->alert_in = ret;
 }
 
 static int sess_new(ossl_ctx *c, bool server, ossl_sess **out, wasitls_error *err)
 {
     ossl_sess *s = calloc(1, sizeof *s);
-    if (!s)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!s) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     s->ssl = SSL_new(c->ctx);
     s->rbio = BIO_new(BIO_s_mem());
     s->wbio = BIO_new(BIO_s_mem());
@@ -241,15 +233,13 @@ static int ossl_client_new(void *ctx, const char *name, bool is_ip, void **out, 
 {
     ossl_sess *s;
     int ret = sess_new(ctx, false, &s, err);
-    if (ret < 0)
-        return ret;
+    if (ret < 0) return ret;
     snprintf(s->server_name, sizeof s->server_name, "%s", name);
     s->is_ip = is_ip;
     X509_VERIFY_PARAM *vp = SSL_get0_param(s->ssl);
     if (is_ip) {
         /* RFC 6066 section 3: literal IP addresses are not permitted in SNI. */
-        if (X509_VERIFY_PARAM_set1_ip_asc(vp, name) != 1)
-            goto nomem;
+        if (X509_VERIFY_PARAM_set1_ip_asc(vp, name) != 1) goto nomem;
     } else {
         if (SSL_set_tlsext_host_name(s->ssl, name) != 1 || SSL_set1_host(s->ssl, name) != 1)
             goto nomem;
@@ -267,8 +257,7 @@ static int ossl_server_new(void *ctx, void **out, wasitls_error *err)
 {
     ossl_sess *s;
     int ret = sess_new(ctx, true, &s, err);
-    if (ret == 0)
-        *out = s;
+    if (ret == 0) *out = s;
     return ret;
 }
 
@@ -276,8 +265,7 @@ static void name_str(const X509_NAME *n, char *buf, size_t len)
 {
     buf[0] = '\0';
     BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return;
+    if (!b) return;
     if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
         int r = BIO_read(b, buf, (int)len - 1);
         buf[r > 0 ? r : 0] = '\0';
@@ -309,16 +297,14 @@ static void sans_str(X509 *cert, char *buf, size_t len)
         } else if (g->type == GEN_IPADD) {
             const ASN1_OCTET_STRING *ip = g->d.iPAddress;
             char a[64];
-            if (ip->length == 4 &&
-                inet_ntop(AF_INET, ip->data, a, sizeof a))
+            if (ip->length == 4 && inet_ntop(AF_INET, ip->data, a, sizeof a))
                 snprintf(item, sizeof item, "IP:%s", a);
             else if (ip->length == 16 && inet_ntop(AF_INET6, ip->data, a, sizeof a))
                 snprintf(item, sizeof item, "IP:%s", a);
         }
         if (item[0]) {
             int n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", item);
-            if (n < 0)
-                break;
+            if (n < 0) break;
             off += (size_t)n;
         }
     }
@@ -326,10 +312,11 @@ static void sans_str(X509 *cert, char *buf, size_t len)
     if (!buf[0]) {
         /* No SAN: name the subject CN, which modern verifiers ignore. */
         char cn[200];
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-                                      sizeof cn) > 0)
-            snprintf(buf, len, "no subject alternative names; only CN=%s, which is not used for "
-                               "name checks",
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) >
+            0)
+            snprintf(buf, len,
+                     "no subject alternative names; only CN=%s, which is not used for "
+                     "name checks",
                      cn);
         else
             snprintf(buf, len, "no names at all");
@@ -340,8 +327,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
     ossl_sess *s = ssl ? SSL_get_ex_data(ssl, sess_index) : NULL;
-    if (ok || !s || s->verify_err)
-        return ok;
+    if (ok || !s || s->verify_err) return ok;
     s->verify_err = X509_STORE_CTX_get_error(xs);
     s->verify_depth = X509_STORE_CTX_get_error_depth(xs);
     X509 *cert = X509_STORE_CTX_get_current_cert(xs);
@@ -360,7 +346,10 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
             s->key_bits = EVP_PKEY_get_bits(pk);
             int id = EVP_PKEY_get_base_id(pk);
             snprintf(s->key_type, sizeof s->key_type, "%s",
-                     id == EVP_PKEY_RSA ? "RSA" : id == EVP_PKEY_EC ? "EC" : id == EVP_PKEY_DSA ? "DSA" : "public");
+                     id == EVP_PKEY_RSA   ? "RSA"
+                     : id == EVP_PKEY_EC  ? "EC"
+                     : id == EVP_PKEY_DSA ? "DSA"
+                                          : "public");
         }
     }
     return ok;
@@ -430,9 +419,8 @@ static int verify_error(ossl_sess *s, wasitls_error *err)
                                  "weak (such as SHA-1 or MD5)",
                                  which(s), subj);
     case X509_V_ERR_INVALID_CA:
-        return wasitls_error_set(err, E,
-                                 "invalid CA: (%s) issued a certificate but is not marked as a CA",
-                                 subj);
+        return wasitls_error_set(
+            err, E, "invalid CA: (%s) issued a certificate but is not marked as a CA", subj);
     default:
         return wasitls_error_set(err, E, "certificate verification failed for %s (%s): %s",
                                  which(s), subj, X509_verify_cert_error_string(s->verify_err));
@@ -445,19 +433,18 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
     char reason[256];
     unsigned long code;
     last_reason(reason, sizeof reason, &code);
-    if (handshaking && !s->is_server && s->verify_err &&
-        SSL_get_verify_result(s->ssl) != X509_V_OK)
+    if (handshaking && !s->is_server && s->verify_err && SSL_get_verify_result(s->ssl) != X509_V_OK)
         return verify_error(s, err);
     int r = ERR_GET_REASON(code);
     if (s->alert_in) {
         int desc = s->alert_in & 0xff;
         if (handshaking && desc == TLS1_AD_PROTOCOL_VERSION)
             return wasitls_error_set(
-                    err, WASITLS_E_TLS_PROTOCOL,
-                    "protocol version mismatch: the peer sent alert 'protocol version' "
-                    "(this side allows %s to %s)",
-                    wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
-                    wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
+                err, WASITLS_E_TLS_PROTOCOL,
+                "protocol version mismatch: the peer sent alert 'protocol version' "
+                "(this side allows %s to %s)",
+                wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
+                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
         if (handshaking && desc == SSL3_AD_HANDSHAKE_FAILURE)
             return wasitls_error_set(
                 err, WASITLS_E_TLS_ALERT,
@@ -472,17 +459,17 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
     if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_VERSION_TOO_LOW ||
         r == SSL_R_VERSION_TOO_HIGH || r == SSL_R_NO_PROTOCOLS_AVAILABLE ||
         r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
-        return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
-                                 "protocol version mismatch: %s (this side allows %s to %s)",
-                                 reason,
-                                 wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
-                                 wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
+        return wasitls_error_set(
+            err, WASITLS_E_TLS_PROTOCOL,
+            "protocol version mismatch: %s (this side allows %s to %s)", reason,
+            wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
+            wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
     if (r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG)
         return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
                                  "the peer does not speak TLS (%s): is this a TLS port?", reason);
     return wasitls_error_set(err, handshaking ? WASITLS_E_TLS_HANDSHAKE : WASITLS_E_TLS_PROTOCOL,
-                             "%s%s", handshaking ? "TLS handshake failed: " : "TLS error: ",
-                             reason);
+                             "%s%s",
+                             handshaking ? "TLS handshake failed: " : "TLS error: ", reason);
 }
 
 static int ossl_put_cipher(void *p, const uint8_t *buf, size_t len)
@@ -491,8 +478,7 @@ static int ossl_put_cipher(void *p, const uint8_t *buf, size_t len)
     while (len > 0) {
         int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
         int n = BIO_write(s->rbio, buf, chunk);
-        if (n <= 0)
-            return WASITLS_E_NOMEM;
+        if (n <= 0) return WASITLS_E_NOMEM;
         buf += n;
         len -= (size_t)n;
     }
@@ -518,11 +504,9 @@ static int ossl_handshake(void *p, wasitls_error *err)
     ossl_sess *s = p;
     ERR_clear_error();
     int r = SSL_do_handshake(s->ssl);
-    if (r == 1)
-        return 0;
+    if (r == 1) return 0;
     int e = SSL_get_error(s->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return WASITLS_E_AGAIN;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return WASITLS_E_AGAIN;
     return failure(s, true, err);
 }
 
@@ -531,13 +515,10 @@ static int64_t ossl_read(void *p, uint8_t *buf, size_t len, wasitls_error *err)
     ossl_sess *s = p;
     size_t n = 0;
     ERR_clear_error();
-    if (SSL_read_ex(s->ssl, buf, len, &n) == 1)
-        return (int64_t)n;
+    if (SSL_read_ex(s->ssl, buf, len, &n) == 1) return (int64_t)n;
     int e = SSL_get_error(s->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return WASITLS_E_AGAIN;
-    if (e == SSL_ERROR_ZERO_RETURN)
-        return WASITLS_E_CLOSED;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return WASITLS_E_AGAIN;
+    if (e == SSL_ERROR_ZERO_RETURN) return WASITLS_E_CLOSED;
     return failure(s, false, err);
 }
 
@@ -567,8 +548,7 @@ static int ossl_close_notify(void *p, wasitls_error *err)
     int r = SSL_shutdown(s->ssl);
     if (r < 0) {
         int e = SSL_get_error(s->ssl, r);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-            return failure(s, false, err);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return failure(s, false, err);
     }
     return 0;
 }
@@ -576,8 +556,7 @@ static int ossl_close_notify(void *p, wasitls_error *err)
 static const char *ossl_version_name(void *p)
 {
     ossl_sess *s = p;
-    if (!SSL_is_init_finished(s->ssl))
-        return "";
+    if (!SSL_is_init_finished(s->ssl)) return "";
     switch (SSL_version(s->ssl)) {
     case TLS1_3_VERSION:
         return "TLS 1.3";
