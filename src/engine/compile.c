@@ -623,3 +623,38 @@ void wasitls__code_free(wasitls__code *c)
         dlclose(c->dl);
     memset(c, 0, sizeof *c);
 }
+
+int wasitls__validate_code(const uint8_t *bytes, size_t len, wasitls_error *err)
+{
+    char dir[4096];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/wasitls-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir))
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s", strerror(errno));
+    char in[4200], log[4200];
+    snprintf(in, sizeof in, "%s/in.wasm", dir);
+    snprintf(log, sizeof log, "%s/wasm2c.log", dir);
+    int rc = 0;
+    if (write_file(in, bytes, len, NULL, 0) != 0) {
+        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot write %s", in);
+    } else {
+        /* wabt's validator is the one wasm2c runs, so this agrees with wasitls_module_new */
+        char *argv[] = {"wasm-validate", in, NULL};
+        int st = run(argv, log);
+        if (st < 0) {
+            rc = wasitls_error_set(err, WASITLS_E_INTERNAL, "cannot run wasm-validate (is wabt installed?)");
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            char msg[400];
+            tool_message(log, msg, sizeof msg);
+            for (char *at; (at = strstr(msg, in)) != NULL;) {
+                const char *rest = at + strlen(in) + (at[strlen(in)] == ':');
+                char tmp[400];
+                snprintf(tmp, sizeof tmp, "offset 0x%s", rest);
+                memmove(at, tmp, strlen(tmp) + 1);
+            }
+            rc = wasitls_error_set(err, WASITLS_E_INVALID, "invalid module: %s", msg);
+        }
+    }
+    rm_tree(dir);
+    return rc;
+}

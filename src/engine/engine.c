@@ -77,7 +77,7 @@ int wasitls_module_validate(const uint8_t *bytes, size_t len, wasitls_error *err
     if (rc)
         return rc;
     wasitls__modinfo_free(&mi);
-    return 0;
+    return wasitls__validate_code(bytes, len, err);
 }
 
 static int load(wasitls_engine *e, const uint8_t *bytes, size_t len, const char *name, bool doload,

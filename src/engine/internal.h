@@ -81,6 +81,8 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
                      size_t len, const char *name, bool load, wasitls__code *out,
                      wasitls_error *err);
 void wasitls__code_free(wasitls__code *c);
+/* Type-checks function bodies with wabt's validator (the code wasm2c would reject). */
+int wasitls__validate_code(const uint8_t *bytes, size_t len, wasitls_error *err);
 
 /* ---- runtime (rt.c) ---- */
 

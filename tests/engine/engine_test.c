@@ -511,6 +511,14 @@ static void test_unsupported(void)
     static const uint8_t bad[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 9, 1, 0x60};
     CHECK(wasitls_module_validate(bad, sizeof bad, &err) == WASITLS_E_MALFORMED);
     CHECK(err.offset >= 8);
+    /* a body that does not type-check: (func (result i32) (i64.const 0)) */
+    static const uint8_t ill[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0,
+                                  10, 6, 1, 4, 0, 0x42, 0, 0x0b};
+    CHECK(wasitls_module_validate(ill, sizeof ill, &err) == WASITLS_E_INVALID);
+    CHECK(strstr(err.msg, "type mismatch"));
+    static const uint8_t good[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0,
+                                   10, 6, 1, 4, 0, 0x41, 0, 0x0b};
+    CHECK_OK(wasitls_module_validate(good, sizeof good, &err), err);
 }
 
 int main(int argc, char **argv)
