@@ -382,6 +382,12 @@ static void c_exit(void)
     run(cmd(NULL, L("err")), NULL, 0, &r, NULL, NULL);
     expect(&r, 1, NULL, "failing on purpose");
     free_result(&r);
+    run(cmd(NULL, L("drop-parent")), NULL, 0, &r, NULL, NULL);
+    if (r.status == 0 || !strstr(r.err.p, "error: ") || !strstr(r.err.p, "pollable") ||
+        strstr(r.out.p, "still running"))
+        die("drop-parent: expected a trap naming the pollable, got %d\n%s\n%s", r.status, r.out.p,
+            r.err.p);
+    free_result(&r);
     run(cmd(NULL, L("trap")), NULL, 0, &r, NULL, NULL);
     if (r.status == 0 || !strstr(r.err.p, "error: ") || !strstr(r.out.p, "about to trap"))
         die("trap: expected a non-zero status and `error: ...`, got %d\n%s\n%s", r.status,

@@ -1,6 +1,7 @@
 /* exit codes: `p1_exit N` returns N from main (preview1: only success/failure survive the
  * adapter), `p1_exit code N` uses wasi:cli/exit exit-with-code (any 0..255), `p1_exit trap`
- * traps, `p1_exit err` writes to stderr and fails. */
+ * traps, `p1_exit err` writes to stderr and fails, `p1_exit drop-parent` drops a stream while a
+ * pollable made from it is alive (wasi:io says the host traps). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,16 @@ int main(int argc, char **argv)
         printf("exit-with-code %s\n", argv[2]);
         fflush(stdout);
         w2_exit_with_code(atoi(argv[2]));
+    }
+    if (strcmp(argv[1], "drop-parent") == 0) {
+        h32 in = w2_get_stdin();
+        h32 p = w2_input_subscribe(in);
+        printf("dropping the stream before its pollable\n");
+        fflush(stdout);
+        w2_input_drop(in);
+        w2_pollable_drop(p);
+        printf("still running: the host did not trap\n");
+        return 0;
     }
     if (strcmp(argv[1], "err") == 0) {
         fprintf(stderr, "failing on purpose\n");

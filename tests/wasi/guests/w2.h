@@ -18,6 +18,7 @@
 #define W2_TCP_CREATE "wasi:sockets/tcp-create-socket@0.2.12"
 #define W2_LOOKUP "wasi:sockets/ip-name-lookup@0.2.12"
 #define W2_EXIT "wasi:cli/exit@0.2.12"
+#define W2_STDIN "wasi:cli/stdin@0.2.12"
 
 typedef int32_t h32;
 
@@ -190,6 +191,9 @@ W2_IMPORT(W2_LOOKUP, "[method]resolve-address-stream.resolve-next-address")
 void w2_resolve_next_address(h32 self, struct w2_ret_next_address *ret);
 W2_IMPORT(W2_LOOKUP, "[method]resolve-address-stream.subscribe") h32 w2_resolve_subscribe(h32);
 W2_IMPORT(W2_LOOKUP, "[resource-drop]resolve-address-stream") void w2_resolve_drop(h32);
+
+/* wasi:cli/stdin */
+W2_IMPORT(W2_STDIN, "get-stdin") h32 w2_get_stdin(void);
 
 /* wasi:cli/exit.exit-with-code */
 W2_IMPORT(W2_EXIT, "exit-with-code") _Noreturn void w2_exit_with_code(int32_t code);
