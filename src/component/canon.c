@@ -728,7 +728,7 @@ static int next(wasitls__canon *cx, flat *f, uint64_t *out)
 
 static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasitls_cval *out)
 {
-    uint64_t x;
+    uint64_t x = 0;
     memset(out, 0, sizeof(*out));
     switch (t->kind) {
     case CT_BOOL:
@@ -766,13 +766,13 @@ static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasit
         out->of.ch = (uint32_t)x;
         return 0;
     case CT_STRING: {
-        uint64_t p, n;
+        uint64_t p = 0, n = 0;
         TRY(next(cx, f, &p));
         TRY(next(cx, f, &n));
         return load_string_range(cx, (uint32_t)p, (uint32_t)n, out);
     }
     case CT_LIST: {
-        uint64_t p, n;
+        uint64_t p = 0, n = 0;
         TRY(next(cx, f, &p));
         TRY(next(cx, f, &n));
         return load_list_range(cx, (uint32_t)p, (uint32_t)n, t->t, out);
@@ -842,7 +842,7 @@ static int put(wasitls__canon *cx, flat *f, uint64_t x)
 
 static int lower_flat(wasitls__canon *cx, const wasitls_cval *v, const wasitls__ctype *t, flat *f)
 {
-    uint64_t x;
+    uint64_t x = 0;
     if (!kind_ok(t, v))
         return bad_value(cx, t, v);
     switch (t->kind) {

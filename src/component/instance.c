@@ -910,6 +910,18 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
                        wasitls_cval *result, bool *has_result, wasitls__arena *results,
                        bool nested, wasitls_error *err);
 
+/* Not a memset: the struct carries a 512-byte message buffer and this is the hot path. */
+static void ccall_init(wasitls_ccall *call, cinst *ci)
+{
+    call->ci = ci;
+    wasitls__arena_init(&call->own_arena);
+    call->arena = &call->own_arena;
+    call->cx = NULL;
+    wasitls_error_clear(&call->err);
+    call->lends = NULL;
+    call->nlends = call->caplends = 0;
+}
+
 /* The host side of a `canon lower`: lift the guest's arguments, call, lower the result. */
 static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *args,
                          wasitls_val *results)
@@ -919,15 +931,12 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
     cfunc *f = lw->f;
     const wasitls__ctype *ft = f->type;
     wasitls_ccall call;
-    memset(&call, 0, sizeof(call));
-    call.ci = ci;
+    ccall_init(&call, ci);
     wasitls__arena *arena = &call.own_arena;
-    wasitls__arena_init(&call.own_arena);
     if (ci->depth < sizeof ci->pool / sizeof ci->pool[0])
         arena = &ci->pool[ci->depth];
     ci->depth++;
     call.arena = arena;
-    wasitls_error_clear(&call.err);
     wasitls__canon cx;
     canon_init(&cx, &call, &lw->opts, arena, f->kind == F_LIFTED, &call.err);
     int rc;
@@ -1315,7 +1324,7 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
         wasitls__ctype *it = AT(&f->s.types, wasitls__ctype *, et->idx);
         if (!it || it->kind != CT_INSTANCE)
             return ierr(ci, WASITLS_E_INVALID, d->offset, "import `%s`: not an instance type", d->name);
-        instval *iv;
+        instval *iv = NULL;
         TRY(import_instance(ci, d->name, it, d->offset, &iv));
         PUSHP(ci, &f->insts, iv);
         return 0;
@@ -1709,8 +1718,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
                                  ft->n, nargs);
     if (f->kind == F_HOST) {
         wasitls_ccall call;
-        memset(&call, 0, sizeof(call));
-        call.ci = ci;
+        ccall_init(&call, ci);
         call.arena = results; /* the result must outlive this call */
         int rc = f->hf->fn(&call, f->hf->env, args, nargs, ft->t ? result : NULL);
         if (rc)
@@ -1724,10 +1732,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
         return wasitls_error_set(err, WASITLS_E_TRAP, "component instance re-entered during a call");
     wasitls__task task = {0, ci->task};
     wasitls_ccall call;
-    memset(&call, 0, sizeof(call));
-    call.ci = ci;
-    wasitls__arena_init(&call.own_arena);
-    call.arena = &call.own_arena;
+    ccall_init(&call, ci);
     wasitls__canon cx;
     canon_init(&cx, &call, &f->opts, results, true, err);
     wasitls_val vals[WASITLS__MAX_FLAT_PARAMS + 1], res[2];

@@ -814,7 +814,7 @@ static int package_items(wparser *p, bool nested)
             return next(x);
         if (is_kw(x, "package")) {
             const char *opkg = p->pkg, *over = p->version;
-            bool braced;
+            bool braced = false;
             if (package_decl(p, &braced))
                 return x->rc;
             if (braced) {
