@@ -1169,6 +1169,38 @@ static void resolve_wait_on(void *p, wasitls_waitset *ws)
     wasitls_waitset_fd(ws, r->efd, POLLIN);
 }
 
+/* The WIT's invalid-argument: "a syntactically invalid domain name or IP address". IP
+ * literals pass; a name is dot-separated labels of 1..63 letters, digits, '-' or '_' (bytes
+ * above 0x7f are left to the resolver), at most 253 bytes, with an optional final dot. */
+static bool valid_name(const char *name, size_t nl)
+{
+    if (nl == 0 || nl > 253 || memchr(name, 0, nl))
+        return false;
+    char buf[254];
+    memcpy(buf, name, nl);
+    buf[nl] = 0;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, buf, &a6) == 1 || inet_pton(AF_INET6, buf, &a6) == 1)
+        return true;
+    if (buf[nl - 1] == '.')
+        buf[--nl] = 0;
+    size_t label = 0;
+    for (size_t i = 0; i <= nl; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '.' || c == 0) {
+            if (label == 0 || label > 63)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+        label++;
+    }
+    return true;
+}
+
 /* resolve-addresses: func(network: borrow<network>, name: string)
  *                    -> result<resolve-address-stream, error-code>; */
 static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval *args,
@@ -1185,7 +1217,7 @@ static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval 
         name++;
         nl -= 2;
     }
-    if (nl == 0 || nl > 253 || memchr(name, 0, nl))
+    if (!valid_name(name, nl))
         return sock_err(call, result, SE(INVALID_ARGUMENT));
     resolve_stream *r = calloc(1, sizeof *r);
     if (!r)
