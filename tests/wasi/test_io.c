@@ -157,6 +157,40 @@ static void t_pipe_epipe(void)
     CHECK(wasitls_ostream_free(out) == 0);
 }
 
+/* check-write after flush: 0 until everything written before the flush reached the kernel,
+ * even with room left in the stream's buffer. */
+static void t_flush_rule(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    set_nonblock(p[1]);
+    wasitls_ostream *out = wasitls_ostream_fd(p[1], false);
+    wasitls_ioerr *err = NULL;
+    static uint8_t fill[1 << 20];
+    /* fill the kernel pipe directly, so the stream's next bytes stay buffered */
+    while (write(p[1], fill, sizeof fill) > 0)
+        ;
+    CHECK(out->ops->check_write(out, &err) > 100);
+    CHECK(out->ops->write(out, (const uint8_t *)"0123456789", 10, &err) == 0);
+    int64_t room = out->ops->check_write(out, &err);
+    CHECK(room > 0); /* buffered, not flushing: more may be written */
+    CHECK(out->ops->flush(out, &err) == 0);
+    CHECK(out->ops->check_write(out, &err) == 0);
+    CHECK(!out->ops->ready(out));
+    CHECK(out->ops->write(out, (const uint8_t *)"x", 1, &err) == WASITLS_E_INVAL);
+    /* the reader drains: the flush completes and the permit comes back */
+    static uint8_t sink[1 << 16];
+    while (read(p[0], sink, sizeof sink) == (ssize_t)sizeof sink)
+        if (out->ops->ready(out))
+            break;
+    wasitls_pollable *pl = wasitls_ostream_subscribe(out);
+    CHECK(wasitls_pollable_block(pl) == 0);
+    wasitls_pollable_free(pl);
+    CHECK(out->ops->check_write(out, &err) > 0);
+    CHECK(wasitls_ostream_free(out) == 0);
+    close(p[0]);
+}
+
 /* ---- socketpair: partial writes, readiness, a full transfer ---- */
 
 struct reader_arg {
@@ -616,6 +650,7 @@ int main(int argc, char **argv)
         {"pipe_rw", t_pipe_rw},
         {"pipe_eof", t_pipe_eof},
         {"pipe_epipe", t_pipe_epipe},
+        {"flush_rule", t_flush_rule},
         {"socketpair_partial", t_socketpair_partial},
         {"socket_reset", t_socket_reset},
         {"tcp_loopback", t_tcp_loopback},
