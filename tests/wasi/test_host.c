@@ -346,6 +346,62 @@ static void fs_ops(void)
     CHECK(access(p, F_OK) != 0);
     snprintf(p, sizeof p, "%s/../stolen", root);
     CHECK(access(p, F_OK) != 0);
+    /* the remaining descriptor methods */
+    void *g = open_at(dir, "g.txt", 1, 1 | 2, &code);
+    CHECK(g);
+    wasitls_cval b1[] = {B(g), BYTES("abcdef", 6), U(0)};
+    CHECK(mock_call(FS, "[method]descriptor.write", b1, 3, &r) == 0 && is_ok(&r));
+    CHECK(r.of.var.payload->of.u == 6);
+    wasitls_cval b2[] = {B(g)};
+    CHECK(mock_call(FS, "[method]descriptor.append-via-stream", b2, 1, &r) == 0);
+    wasitls_ostream *ap = ok_rep(&r);
+    wasitls_cval b3[] = {B(ap), BYTES("XYZ", 3)};
+    CHECK(mock_call(IO, "[method]output-stream.blocking-write-and-flush", b3, 2, &r) == 0);
+    CHECK(mock_drop(IO, "output-stream", ap, NULL, 0) == 0);
+    wasitls_cval b4[] = {B(g), U(4)};
+    CHECK(mock_call(FS, "[method]descriptor.set-size", b4, 2, &r) == 0 && is_ok(&r));
+    wasitls_cval b5[] = {B(g), U(100), U(0)};
+    CHECK(mock_call(FS, "[method]descriptor.read", b5, 3, &r) == 0 && is_ok(&r));
+    t = r.of.var.payload->of.list.items;
+    CHECK(t[0].of.bytes.len == 4 && memcmp(t[0].of.bytes.ptr, "abcd", 4) == 0 && t[1].of.b);
+    CHECK(mock_call(FS, "[method]descriptor.get-flags", b2, 1, &r) == 0 && is_ok(&r));
+    CHECK(r.of.var.payload->of.flags == 3);
+    CHECK(mock_call(FS, "[method]descriptor.get-type", b2, 1, &r) == 0 && is_ok(&r));
+    CHECK(r.of.var.payload->of.var.tag == 6);
+    CHECK(mock_call(FS, "[method]descriptor.sync", b2, 1, &r) == 0 && is_ok(&r));
+    CHECK(mock_call(FS, "[method]descriptor.sync-data", b2, 1, &r) == 0 && is_ok(&r));
+    wasitls_cval b6[] = {B(g), U(0), U(0), EN(1)};
+    CHECK(mock_call(FS, "[method]descriptor.advise", b6, 4, &r) == 0 && is_ok(&r));
+    /* set-times: an explicit mtime, atime unchanged */
+    wasitls_cval dtf[2] = {U(1000000000), wasitls_cv_u64(WASITLS_CV_U32, 5)};
+    wasitls_cval dt = {.kind = WASITLS_CV_RECORD};
+    dt.of.list.items = dtf;
+    dt.of.list.len = 2;
+    wasitls_cval b7[] = {B(g), wasitls_cv_var(WASITLS_CV_VARIANT, 0, NULL),
+                         wasitls_cv_var(WASITLS_CV_VARIANT, 2, &dt)};
+    CHECK(mock_call(FS, "[method]descriptor.set-times", b7, 3, &r) == 0 && is_ok(&r));
+    CHECK(mock_call(FS, "[method]descriptor.stat", b2, 1, &r) == 0 && is_ok(&r));
+    wasitls_cval *mt = r.of.var.payload->of.list.items[4].of.var.payload->of.list.items;
+    CHECK(mt[0].of.u == 1000000000 && mt[1].of.u == 5);
+    wasitls_cval b8[] = {B(dir), FL(0), S("g.txt"), wasitls_cv_var(WASITLS_CV_VARIANT, 1, NULL),
+                         wasitls_cv_var(WASITLS_CV_VARIANT, 2, &dt)};
+    CHECK(mock_call(FS, "[method]descriptor.set-times-at", b8, 5, &r) == 0 && is_ok(&r));
+    dtf[1] = wasitls_cv_u64(WASITLS_CV_U32, 2000000000u);
+    CHECK(mock_call(FS, "[method]descriptor.set-times-at", b8, 5, &r) == 0);
+    CHECK(err_code(&r) == 12); /* invalid: nanoseconds out of range */
+    /* hard link, metadata hashes agree for the same object */
+    wasitls_cval b9[] = {B(dir), FL(0), S("g.txt"), B(dir), S("g2.txt")};
+    CHECK(mock_call(FS, "[method]descriptor.link-at", b9, 5, &r) == 0 && is_ok(&r));
+    CHECK(mock_call(FS, "[method]descriptor.metadata-hash", b2, 1, &r) == 0 && is_ok(&r));
+    uint64_t h1 = r.of.var.payload->of.list.items[0].of.u;
+    wasitls_cval b10[] = {B(dir), FL(1), S("g2.txt")};
+    CHECK(mock_call(FS, "[method]descriptor.metadata-hash-at", b10, 3, &r) == 0 && is_ok(&r));
+    CHECK(r.of.var.payload->of.list.items[0].of.u == h1);
+    wasitls_cval b11[] = {B(dir), FL(1), S("sub/file")};
+    CHECK(mock_call(FS, "[method]descriptor.metadata-hash-at", b11, 3, &r) == 0 && is_ok(&r));
+    CHECK(r.of.var.payload->of.list.items[0].of.u != h1);
+    drop_desc(g);
+
     /* directory as file */
     wasitls_cval a27[] = {B(dir), U(0)};
     CHECK(mock_call(FS, "[method]descriptor.read-via-stream", a27, 2, &r) == 0);
