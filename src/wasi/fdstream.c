@@ -206,8 +206,9 @@ static ssize_t fdo_push(fd_ostream *s, const uint8_t *p, size_t n)
     while (done < n) {
         size_t chunk = n - done;
         if (s->kind == K_GATED) {
-            if (!(wasitls__fd_revents(s->fd, POLLOUT) & (POLLOUT | POLLERR | POLLHUP)))
-                break;
+            short re = wasitls__fd_revents(s->fd, POLLOUT);
+            if (!(re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)))
+                break; /* (an invalid fd goes on to fail in write) */
             if (chunk > PIPE_BUF)
                 chunk = PIPE_BUF;
         }
