@@ -915,6 +915,7 @@ static void ccall_init(wasitls_ccall *call, cinst *ci)
 {
     call->ci = ci;
     wasitls__arena_init(&call->own_arena);
+    call->own_arena.limit = WASITLS__MAX_CALL_MEMORY;
     call->arena = &call->own_arena;
     call->cx = NULL;
     wasitls_error_clear(&call->err);
@@ -1668,6 +1669,9 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
     ci->err = err;
     wasitls__arena_init(&ci->arena);
     wasitls__arena_init(&ci->results);
+    ci->results.limit = WASITLS__MAX_CALL_MEMORY;
+    for (size_t i = 0; i < sizeof ci->pool / sizeof ci->pool[0]; i++)
+        ci->pool[i].limit = WASITLS__MAX_CALL_MEMORY;
     wasitls__vec_init(&ci->cores, sizeof(wasitls_instance *));
     wasitls__htable_init(&ci->handles);
     wasitls__htable_init(&ci->host_handles);
