@@ -565,6 +565,61 @@ static bool kind_ok(const wasitls__ctype *t, const wasitls_cval *v)
     return v->kind == want[t->kind];
 }
 
+static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v, uint64_t *out);
+
+bool wasitls__canon_fits(const wasitls__ctype *t, const wasitls_cval *v, uint32_t depth)
+{
+    if (depth > WASITLS__MAX_TYPE_DEPTH || !kind_ok(t, v))
+        return false;
+    switch (t->kind) {
+    case CT_S8: case CT_U8: case CT_S16: case CT_U16:
+    case CT_S32: case CT_U32: case CT_S64: case CT_U64: {
+        wasitls__canon dummy;
+        uint64_t x;
+        memset(&dummy, 0, sizeof dummy);
+        return int_fits(&dummy, t, v, &x) == 0;
+    }
+    case CT_CHAR:
+        return valid_char(v->of.ch);
+    case CT_STRING:
+        return !v->of.str.len || (v->of.str.ptr && v->of.str.len <= WASITLS__MAX_BYTE_LENGTH);
+    case CT_LIST:
+        if (v->kind == WASITLS_CV_BYTES)
+            return !v->of.bytes.len || v->of.bytes.ptr;
+        if (v->of.list.len && !v->of.list.items)
+            return false;
+        for (size_t i = 0; i < v->of.list.len; i++)
+            if (!wasitls__canon_fits(t->t, &v->of.list.items[i], depth + 1))
+                return false;
+        return true;
+    case CT_RECORD:
+    case CT_TUPLE:
+        if (v->of.list.len != t->n || !v->of.list.items)
+            return false;
+        for (uint32_t i = 0; i < t->n; i++)
+            if (!wasitls__canon_fits(t->elems[i], &v->of.list.items[i], depth + 1))
+                return false;
+        return true;
+    case CT_VARIANT:
+    case CT_ENUM:
+    case CT_OPTION:
+    case CT_RESULT: {
+        wasitls__ctype *tmp[2];
+        wasitls__ctype *const *cases;
+        uint32_t n = cases_of(t, &cases, tmp);
+        if (v->of.var.tag >= n)
+            return false;
+        if (!cases || !cases[v->of.var.tag])
+            return true;
+        return v->of.var.payload && wasitls__canon_fits(cases[v->of.var.tag], v->of.var.payload, depth + 1);
+    }
+    case CT_FLAGS:
+        return t->n >= 64 || (v->of.flags >> t->n) == 0;
+    default:
+        return true;
+    }
+}
+
 static int store_list(wasitls__canon *cx, const wasitls_cval *v, const wasitls__ctype *et,
                       uint32_t *ptr, uint32_t *len)
 {

@@ -823,8 +823,13 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
     if (rt->res->origin == RES_GUEST) {
         /* the host refers to a guest resource by its host-side handle */
         wasitls__handle *hh = wasitls__htable_get(&ci->host_handles, v->of.res.handle);
-        if (!hh || hh->rt != rt)
-            return trap_in(cx, "host passed an invalid handle %u for %s", v->of.res.handle, rname(rt));
+        if (!hh || hh->rt != rt) {
+            /* the host's mistake: an error for it, not a trap of the guest */
+            if (cx->err)
+                wasitls_error_set(cx->err, WASITLS_E_INVAL, "host passed an invalid handle %u for %s",
+                                  v->of.res.handle, rname(rt));
+            return WASITLS_E_INVAL;
+        }
         rep = hh->rep;
         if (t->kind == CT_OWN)
             wasitls__htable_remove(&ci->host_handles, v->of.res.handle);
@@ -833,7 +838,9 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
             return 0;
         }
     } else if (rt->res->origin == RES_HOST && !v->of.res.rep) {
-        return trap_in(cx, "host passed a null %s", rname(rt));
+        if (cx->err)
+            wasitls_error_set(cx->err, WASITLS_E_INVAL, "host passed a null %s", rname(rt));
+        return WASITLS_E_INVAL;
     }
     wasitls__handle h = {.rt = rt, .rep = rep, .own = t->kind == CT_OWN};
     if (t->kind == CT_BORROW) {
@@ -1745,6 +1752,12 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     uint8_t p[WASITLS__MAX_FLAT_PARAMS + 1], r[2];
     uint32_t np, nr;
     wasitls__ct_core_sig(ft, false, p, &np, r, &nr);
+    for (uint32_t i = 0; i < ft->n; i++)
+        if (!wasitls__canon_fits(ft->elems[i], &args[i], 0)) {
+            wasitls__arena_free(&call.own_arena);
+            return wasitls_error_set(err, WASITLS_E_INVAL, "%s: argument %u does not fit its type %s",
+                                     f->name, i, wasitls__ct_kind_name(ft->elems[i]->kind));
+        }
     ci->task = &task;
     if ((rc = wasitls__lower_flat_values(&cx, ft->elems, ft->n, WASITLS__MAX_FLAT_PARAMS, args,
                                          vals, &nv, NULL)))

@@ -379,6 +379,9 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
                         wasitls_cval *out) WASITLS_MUST_CHECK;
 int wasitls__canon_store(wasitls__canon *cx, const wasitls_cval *v, const wasitls__ctype *t,
                          uint64_t ptr) WASITLS_MUST_CHECK;
+/* Does a host value fit the type (kinds, integer ranges, chars, case indices)? Checked before
+ * lowering export arguments so that a host mistake is an error, not a guest trap. */
+bool wasitls__canon_fits(const wasitls__ctype *t, const wasitls_cval *v, uint32_t depth);
 /* Tuple layout of a parameter list (for the > 16 case). */
 void wasitls__tuple_layout(wasitls__ctype *const *ts, uint32_t n, uint32_t *size, uint32_t *align);
 

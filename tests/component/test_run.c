@@ -191,7 +191,14 @@ static void counter(void)
     bool has;
     int rc = wasitls_cinstance_call(ci, CI "[method]counter.add", args, 2, &r, &has, &err);
     printf("%s\n", err.msg);
-    CHECK(rc == WASITLS_E_TRAP && strstr(err.msg, "invalid handle"));
+    CHECK(rc == WASITLS_E_INVAL && strstr(err.msg, "invalid handle"));
+    /* host mistakes are errors for the host; the instance stays usable */
+    args[1].kind = WASITLS_CV_STRING;
+    rc = wasitls_cinstance_call(ci, CI "[method]counter.add", args, 2, &r, &has, &err);
+    CHECK(rc == WASITLS_E_INVAL && strstr(err.msg, "does not fit"));
+    wasitls_cval big = wasitls_cv_u64(WASITLS_CV_U64, 1ull << 40);
+    CHECK(wasitls_cinstance_call(ci, CI "[constructor]counter", &big, 1, &r, &has, &err) == WASITLS_E_INVAL);
+    CHECK(call1(ci, CI "live", NULL, 0).of.u == 1);
     wasitls_cinstance_free(ci);
     wasitls_component_free(c);
     wasitls_linker_free(l);
