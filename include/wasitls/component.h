@@ -93,7 +93,16 @@ void wasitls_linker_free(wasitls_linker *l);
 /* Declares WIT text: `package ns:name@version;` then interfaces (type, record, variant, enum,
  * flags, resource with constructor/methods/static functions, func, use). Several packages may
  * be added. Host functions and resources below must name interfaces declared here; their WIT
- * types are what imports are checked against. */
+ * types are what imports are checked against.
+ *   - The files of one package may be concatenated in any order (the `package` line may come
+ *     after interfaces); nested `package a:b { ... }` blocks are accepted.
+ *   - `use` of another package's interface resolves against what the linker already has
+ *     (exact version first, then semver-compatible), so add dependencies first (wasi:io before
+ *     wasi:tls). An interface that is already declared (same name and version) is skipped:
+ *     adding a package's bundled copy of wasi:io again is harmless.
+ *   - Worlds are skipped; @since/@unstable/@deprecated gates are accepted and the gated items
+ *     declared. Async types (future, stream) are rejected.
+ *   - On error nothing of the text is declared; err names the line and column. */
 int wasitls_linker_add_wit(wasitls_linker *l, const char *wit, size_t len,
                            wasitls_error *err) WASITLS_MUST_CHECK;
 
@@ -126,9 +135,10 @@ int wasitls_linker_hint(wasitls_linker *l, const char *prefix, const char *hint)
 void *wasitls_ccall_alloc(wasitls_ccall *call, size_t size);
 wasitls_cval *wasitls_ccall_vals(wasitls_ccall *call, size_t n);
 /* Allocates len bytes in guest memory through the guest's realloc, for a list<u8> or string
- * result; *ptr is where the host writes them (valid until the callback returns), and *out is
- * set to a value that refers to them (kind BYTES, or STRING if `as_string`). Avoids a copy for
- * large reads. */
+ * result; *ptr is where the host writes them (valid until the callback returns or calls this
+ * again: a later allocation may move guest memory), and *out is set to a value that refers to
+ * them (kind BYTES, or STRING if `as_string`; the string must be UTF-8). Avoids a copy for
+ * large reads; at most 16 buffers per call. Traps when the lowering has no realloc option. */
 int wasitls_ccall_guest_bytes(wasitls_ccall *call, size_t len, bool as_string, uint8_t **ptr,
                               wasitls_cval *out) WASITLS_MUST_CHECK;
 /* Records a trap message and returns WASITLS_E_TRAP. */
@@ -156,12 +166,19 @@ static inline wasitls_cval wasitls_cv_own(void *rep)
 
 /* ---- components and instances ---- */
 
+/* Parses and validates the component's structure (hard limits; errors carry the byte offset)
+ * and compiles its core modules. The bytes are copied. Constructs the loader does not support
+ * (async built-ins, stream/future types, value definitions, start definitions, GC types) fail
+ * with WASITLS_E_UNSUPPORTED_FEATURE naming the construct. Type checks that depend on
+ * generative resource types happen in wasitls_cinstance_new. */
 int wasitls_component_new(wasitls_engine *e, const uint8_t *bytes, size_t len,
                           wasitls_component **out, wasitls_error *err) WASITLS_MUST_CHECK;
 void wasitls_component_free(wasitls_component *c);
 
 /* Imports are resolved against the linker and type-checked; a missing or mismatched import
- * fails with WASITLS_E_LINK / WASITLS_E_TYPE_MISMATCH naming it (and the linker's hint). */
+ * fails with WASITLS_E_LINK / WASITLS_E_TYPE_MISMATCH naming it (and the linker's hint). A
+ * function the linker declares (WIT) but that has no C definition fails the same way when a
+ * guest imports it. Core start functions run here; a trap fails with WASITLS_E_TRAP. */
 int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_data,
                           wasitls_cinstance **out, wasitls_error *err) WASITLS_MUST_CHECK;
 void wasitls_cinstance_free(wasitls_cinstance *inst);
@@ -170,7 +187,14 @@ void wasitls_cinstance_free(wasitls_cinstance *inst);
  * ("wasi:cli/run@0.2.0#run"; the version part is matched semver-compatibly) or a plain
  * top-level export name. Arguments are lowered into the guest; the result (if any) is lifted
  * into *result, whose strings/lists live in memory owned by the instance until the next call
- * on it. Post-return runs after the result is copied out. A trap returns WASITLS_E_TRAP. */
+ * on it. Post-return runs after the result is copied out. A trap returns WASITLS_E_TRAP (also
+ * for a borrow the guest still holds when it returns); after a trap the instance refuses all
+ * further calls, as the component model requires. Arguments that do not fit the function's
+ * types, or host handles that are not valid, fail with WASITLS_E_INVAL and leave the instance
+ * usable. Calling in while a call of the same instance is running (from a host function) is
+ * refused. Results of kind OWN/BORROW: for host resources of.res.rep is the host pointer
+ * (ownership moves to the host for OWN); for resources the component defines, of.res.handle
+ * is a host-side handle (never reused) to pass back in later calls or to wasitls_cinstance_drop. */
 int wasitls_cinstance_call(wasitls_cinstance *inst, const char *name, const wasitls_cval *args,
                            size_t nargs, wasitls_cval *result, bool *has_result,
                            wasitls_error *err) WASITLS_MUST_CHECK;
