@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-4"
+#define GLUE_GEN_VERSION "glue-7"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -459,6 +459,13 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
         free(h);
         return wasitls_error_set(err, WASITLS_E_IO, "cannot read wasm2c's output");
     }
+    /* names with NUL bytes are copied into wasm2c's comments; a C string cannot hold them */
+    for (size_t i = 0; i < hl; i++)
+        if (!h[i])
+            h[i] = ' ';
+    for (size_t i = 0; i < cl; i++)
+        if (!c[i])
+            c[i] = ' ';
     wasitls__gen_prelude(src);
     /* drop the two includes we replace: wasm-rt.h (by the prelude) and m.h (inlined here) */
     const char *hs = (const char *)h, *inc = strstr(hs, "#include \"wasm-rt.h\"");

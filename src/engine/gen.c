@@ -128,10 +128,10 @@ void wasitls__gen_prelude(wasitls__buf *b)
 
 /* wabt's MangleName: "Z_" then each byte, alphanumerics (except 'Z') and '_' as is,
  * everything else as 'Z' + two upper-case hex digits. */
-static void mangle(wasitls__buf *b, const char *s)
+static void mangle_n(wasitls__buf *b, const char *s, size_t len)
 {
     wasitls__buf_puts(b, "Z_");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + len; p++) {
         unsigned char ch = *p;
         bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
         if ((alnum && ch != 'Z') || ch == '_') {
@@ -141,6 +141,11 @@ static void mangle(wasitls__buf *b, const char *s)
             wasitls__buf_printf(b, "Z%02X", ch);
         }
     }
+}
+
+static void mangle(wasitls__buf *b, const char *s)
+{
+    mangle_n(b, s, strlen(s));
 }
 
 static const char *ctype(uint8_t k)
@@ -224,15 +229,31 @@ static void box(wasitls__buf *b, uint8_t k, const char *dst, const char *expr)
         wasitls__buf_printf(b, "%s.of.%s = %s;\n", dst, vfield(k), expr);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Compares the module names of imports a and b like std::string does. */
+static int name_cmp(const wasitls__modinfo *mi, uint32_t a, uint32_t b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    uint32_t la = mi->import_lens[2 * a], lb = mi->import_lens[2 * b];
+    int c = memcmp(mi->imports[a].module, mi->imports[b].module, la < lb ? la : lb);
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
 }
 
-static bool has_func_import(const wasitls__modinfo *mi, const char *module)
+/* Is import i a repetition of an earlier import with the same module and name? */
+static bool repeated(const wasitls__modinfo *mi, uint32_t i)
+{
+    for (uint32_t j = 0; j < i; j++)
+        if (name_cmp(mi, i, j) == 0 && mi->import_lens[2 * i + 1] == mi->import_lens[2 * j + 1] &&
+            !memcmp(mi->imports[i].name, mi->imports[j].name, mi->import_lens[2 * i + 1]))
+            return true;
+    return false;
+}
+
+/* Does the module named by import `which` provide any function import? */
+static bool has_func_import(const wasitls__modinfo *mi, uint32_t which)
 {
     for (uint32_t i = 0; i < mi->nimports; i++)
-        if (mi->imports[i].type.kind == WASITLS_EXTERN_FUNC && !strcmp(mi->imports[i].module, module))
+        if (mi->imports[i].type.kind == WASITLS_EXTERN_FUNC && name_cmp(mi, i, which) == 0)
             return true;
     return false;
 }
@@ -242,20 +263,25 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
     const char *M = "Z_" WASITLS__W2C_NAME;
     uint32_t ni = mi->nimports, ne = mi->nexports;
 
-    /* the distinct import module names, sorted as wasm2c orders instantiate's parameters */
-    const char **mods = calloc(ni ? ni : 1, sizeof *mods);
+    /* the distinct import module names, sorted as wasm2c orders instantiate's parameters
+     * (a std::set<std::string>: bytewise, a prefix first); kept as import indices */
+    uint32_t *mods = calloc(ni ? ni : 1, sizeof *mods);
     if (!mods)
         return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     uint32_t nmods = 0;
     for (uint32_t i = 0; i < ni; i++) {
         bool seen = false;
-        for (uint32_t j = 0; j < nmods; j++)
-            if (!strcmp(mods[j], mi->imports[i].module))
-                seen = true;
+        for (uint32_t j = 0; j < nmods && !seen; j++)
+            seen = name_cmp(mi, mods[j], i) == 0;
         if (!seen)
-            mods[nmods++] = mi->imports[i].module;
+            mods[nmods++] = i;
     }
-    qsort(mods, nmods, sizeof *mods, cmp_str);
+    for (uint32_t i = 1; i < nmods; i++) /* insertion sort: few distinct modules */
+        for (uint32_t j = i; j > 0 && name_cmp(mi, mods[j - 1], mods[j]) > 0; j--) {
+            uint32_t t = mods[j];
+            mods[j] = mods[j - 1];
+            mods[j - 1] = t;
+        }
 
     wasitls__buf_printf(b, "\n/* ---- wasitls glue ---- */\n"
                            "typedef struct wasitls__inst { %s_instance_t w; wasitls__slot slots[%u]; } wasitls__inst;\n",
@@ -266,9 +292,9 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         /* slots of the instance, from the self-pointer in its Z_<module>_instance field; wasm2c
          * only has that field for modules we import functions from, and otherwise gets the
          * instance itself (see wasitls__instantiate) */
-        if (has_func_import(mi, im->module)) {
+        if (has_func_import(mi, i)) {
             wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - offsetof(%s_instance_t, ", i, M);
-            mangle(b, im->module);
+            mangle_n(b, im->module, mi->import_lens[2 * i]);
             wasitls__buf_printf(b, "_instance)))->slots[%u])\n", i);
         } else {
             wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)(p))->slots[%u])\n", i, i);
@@ -308,13 +334,16 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
                 wasitls__buf_puts(b, "  return res;\n");
             }
             wasitls__buf_puts(b, "}\n");
-            /* the trampoline wasm2c's code calls */
+            /* the trampoline wasm2c's code calls; an import repeated under the same names is
+             * one symbol for wasm2c, wired through the first one's slot */
+            if (repeated(mi, i))
+                break;
             rettype(b, ft);
             wasitls__buf_puts(b, " ");
-            mangle(b, im->module);
-            mangle(b, im->name);
+            mangle_n(b, im->module, mi->import_lens[2 * i]);
+            mangle_n(b, im->name, mi->import_lens[2 * i + 1]);
             wasitls__buf_puts(b, "(struct ");
-            mangle(b, im->module);
+            mangle_n(b, im->module, mi->import_lens[2 * i]);
             wasitls__buf_puts(b, "_instance_t *p");
             for (uint32_t k = 0; k < ft->nparams; k++)
                 wasitls__buf_printf(b, ", %s a%u", ctype(ft->params[k]), k);
@@ -337,11 +366,13 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
                                                            : "wasm_rt_externref_table_t";
             else
                 t = ctype(im->type.global.type);
+            if (repeated(mi, i))
+                break;
             wasitls__buf_printf(b, "%s *", t);
-            mangle(b, im->module);
-            mangle(b, im->name);
+            mangle_n(b, im->module, mi->import_lens[2 * i]);
+            mangle_n(b, im->name, mi->import_lens[2 * i + 1]);
             wasitls__buf_puts(b, "(struct ");
-            mangle(b, im->module);
+            mangle_n(b, im->module, mi->import_lens[2 * i]);
             wasitls__buf_printf(b, "_instance_t *p) { return (%s *)WASITLS__SLOT%u(p)->ctx; }\n", t, i);
             break;
         }
@@ -367,7 +398,7 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
                 wasitls__buf_puts(b, " x = ");
             }
             wasitls__buf_printf(b, "%s", M);
-            mangle(b, ex->name);
+            mangle_n(b, ex->name, mi->export_lens[i]);
             wasitls__buf_printf(b, "((%s_instance_t *)inst", M);
             for (uint32_t k = 0; k < ft->nparams; k++) {
                 char src[32];
@@ -388,7 +419,7 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             wasitls__buf_puts(b, "}\n");
         } else {
             wasitls__buf_printf(b, "static void *wasitls__get%u(void *inst) { return (void *)%s", i, M);
-            mangle(b, ex->name);
+            mangle_n(b, ex->name, mi->export_lens[i]);
             wasitls__buf_printf(b, "((%s_instance_t *)inst); }\n", M);
         }
     }
@@ -397,7 +428,7 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         const wasitls_exportdesc *ex = &mi->exports[i];
         if (ex->type.kind == WASITLS_EXTERN_FUNC) {
             wasitls__buf_printf(b, "  {(void *)%s", M);
-            mangle(b, ex->name);
+            mangle_n(b, ex->name, mi->export_lens[i]);
             wasitls__buf_printf(b, ", wasitls__call%u, 0},\n", i);
         } else {
             wasitls__buf_printf(b, "  {0, 0, wasitls__get%u},\n", i);
@@ -409,10 +440,12 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
     wasitls__buf_printf(b, "  %s_instantiate(&I->w", M);
     for (uint32_t j = 0; j < nmods; j++) {
         wasitls__buf_puts(b, ", (struct ");
-        mangle(b, mods[j]);
+        const char *mname = mi->imports[mods[j]].module;
+        uint32_t mlen = mi->import_lens[2 * mods[j]];
+        mangle_n(b, mname, mlen);
         if (has_func_import(mi, mods[j])) {
             wasitls__buf_puts(b, "_instance_t *)&I->w.");
-            mangle(b, mods[j]);
+            mangle_n(b, mname, mlen);
             wasitls__buf_puts(b, "_instance");
         } else {
             wasitls__buf_puts(b, "_instance_t *)I");

@@ -27,6 +27,7 @@ typedef struct wasitls__modinfo {
 
     uint32_t nimports;
     wasitls_importdesc *imports; /* module/name are heap strings */
+    uint32_t *import_lens;       /* byte lengths: [2i] module, [2i+1] name (may hold NULs) */
 
     uint32_t nfuncs, nimported_funcs;
     uint32_t *func_types; /* type index per function (imports first) */
@@ -40,6 +41,7 @@ typedef struct wasitls__modinfo {
     uint32_t nexports;
     wasitls_exportdesc *exports; /* name is a heap string */
     uint32_t *export_index;      /* index in its kind's index space */
+    uint32_t *export_lens;       /* byte length of each export name (may hold NULs) */
 } wasitls__modinfo;
 
 int wasitls__parse(const uint8_t *bytes, size_t len, wasitls__modinfo *out, wasitls_error *err);

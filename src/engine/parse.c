@@ -104,13 +104,14 @@ static int globaltype(wasitls_cursor *c, wasitls__global_def *g)
     return 0;
 }
 
-static int name_dup(wasitls_cursor *c, char **out)
+/* Names may contain NUL (U+0000 is valid UTF-8): the copy keeps every byte and *len says how
+ * many; the public C-string view simply ends at the first NUL. */
+static int name_dup(wasitls_cursor *c, char **out, uint32_t *len)
 {
     const char *p;
     size_t n;
     CHECK(wasitls_cursor_name(c, &p, &n));
-    if (memchr(p, 0, n))
-        return wasitls_cursor_fail(c, WASITLS_E_UNSUPPORTED, "names containing NUL are not supported");
+    *len = (uint32_t)n;
     char *s = malloc(n + 1);
     if (!s)
         return wasitls_cursor_fail(c, WASITLS_E_NOMEM, "out of memory");
@@ -123,9 +124,17 @@ static int name_dup(wasitls_cursor *c, char **out)
 /* Skips a constant expression, rejecting what it cannot be. */
 static int const_expr(wasitls_cursor *c)
 {
-    for (;;) {
+    /* one producing instruction then end: wasm2c 1.0.32 lets an empty initializer through
+     * and then generates C that does not compile */
+    int count = 0;
+    for (;; count++) {
         uint8_t op;
         CHECK(wasitls_cursor_u8(c, &op));
+        if (count > 1 || (op == 0x0b && count != 1)) {
+            c->pos--;
+            return wasitls_cursor_fail(c, WASITLS_E_INVALID,
+                                       "type mismatch: a constant expression must produce exactly one value");
+        }
         switch (op) {
         case 0x0b:
             return 0;
@@ -161,21 +170,28 @@ static int memarg(wasitls_cursor *c)
 
 /* Walks one function body instruction by instruction: the only way to find prefixed opcodes
  * wasm2c would abort on, since immediates may contain any byte. */
-static int scan_code(wasitls_cursor *c)
+static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
 {
     uint32_t n;
     int32_t s32;
     int64_t s64;
     uint8_t b;
+    uint64_t depth = 1; /* the function body is a block */
     while (!wasitls_cursor_eof(c)) {
         uint8_t op;
+        if (depth == 0)
+            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "operators remaining after end of function");
         CHECK(wasitls_cursor_u8(c, &op));
         switch (op) {
-        case 0x00: case 0x01: case 0x05: case 0x0b: case 0x0f: case 0x1a: case 0x1b:
+        case 0x0b:
+            depth--;
+            break;
+        case 0x00: case 0x01: case 0x05: case 0x0f: case 0x1a: case 0x1b:
         case 0xd1:
             break;
         case 0x02: case 0x03: case 0x04:
             CHECK(wasitls_cursor_leb_s33(c, &s64));
+            depth++;
             break;
         case 0x06: case 0x07: case 0x08: case 0x09: case 0x18: case 0x19: case 0x0a:
         case 0x1f:
@@ -195,6 +211,10 @@ static int scan_code(wasitls_cursor *c)
         case 0x11:
             CHECK(wasitls_cursor_leb_u32(c, &n));
             CHECK(wasitls_cursor_leb_u32(c, &n));
+            /* wasm2c 1.0.32 accepts call_indirect through an externref table */
+            if (n < mi->ntables && mi->tables[n].elem != WASITLS_FUNCREF)
+                return wasitls_cursor_fail(c, WASITLS_E_INVALID,
+                                           "type mismatch: call_indirect through table %u, which is not a funcref table", n);
             break;
         case 0x12: case 0x13:
             c->pos--;
@@ -280,6 +300,8 @@ static int scan_code(wasitls_cursor *c)
             return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "illegal opcode 0x%02x", op);
         }
     }
+    if (depth != 0)
+        return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "unexpected end of section or function");
     return 0;
 }
 
@@ -388,13 +410,14 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
             if (cnt > MAX_IMPORTS)
                 return wasitls_cursor_fail(&s, WASITLS_E_LIMIT, "too many imports");
             mi->imports = calloc(cnt ? cnt : 1, sizeof *mi->imports);
-            if (!mi->imports)
+            mi->import_lens = calloc(cnt ? cnt : 1, 2 * sizeof *mi->import_lens);
+            if (!mi->imports || !mi->import_lens)
                 return WASITLS_E_NOMEM;
             for (uint32_t i = 0; i < cnt; i++) {
                 wasitls_importdesc *im = &mi->imports[i];
                 mi->nimports++;
-                CHECK(name_dup(&s, (char **)&im->module));
-                CHECK(name_dup(&s, (char **)&im->name));
+                CHECK(name_dup(&s, (char **)&im->module, &mi->import_lens[2 * i]));
+                CHECK(name_dup(&s, (char **)&im->name, &mi->import_lens[2 * i + 1]));
                 uint8_t kind;
                 CHECK(wasitls_cursor_u8(&s, &kind));
                 switch (kind) {
@@ -502,15 +525,17 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 return wasitls_cursor_fail(&s, WASITLS_E_LIMIT, "too many exports");
             mi->exports = calloc(cnt ? cnt : 1, sizeof *mi->exports);
             mi->export_index = calloc(cnt ? cnt : 1, sizeof *mi->export_index);
-            if (!mi->exports || !mi->export_index)
+            mi->export_lens = calloc(cnt ? cnt : 1, sizeof *mi->export_lens);
+            if (!mi->exports || !mi->export_index || !mi->export_lens)
                 return WASITLS_E_NOMEM;
             for (uint32_t i = 0; i < cnt; i++) {
                 wasitls_exportdesc *ex = &mi->exports[i];
                 mi->nexports++;
                 size_t at = s.pos;
-                CHECK(name_dup(&s, (char **)&ex->name));
+                CHECK(name_dup(&s, (char **)&ex->name, &mi->export_lens[i]));
                 for (uint32_t j = 0; j < i; j++)
-                    if (!strcmp(mi->exports[j].name, ex->name))
+                    if (mi->export_lens[j] == mi->export_lens[i] &&
+                        !memcmp(mi->exports[j].name, ex->name, mi->export_lens[i]))
                         return wasitls_error_set_at(s.err, WASITLS_E_INVALID, (int64_t)at,
                                                     "duplicate export name \"%s\"", ex->name);
                 uint8_t kind;
@@ -610,7 +635,7 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                         return wasitls_cursor_fail(&body, WASITLS_E_MALFORMED, "too many locals");
                     CHECK(valtype(&body, &t));
                 }
-                CHECK(scan_code(&body));
+                CHECK(scan_code(&body, mi));
             }
             break;
         case 11: /* data */
@@ -680,5 +705,7 @@ void wasitls__modinfo_free(wasitls__modinfo *mi)
     free(mi->globals);
     free(mi->exports);
     free(mi->export_index);
+    free(mi->import_lens);
+    free(mi->export_lens);
     memset(mi, 0, sizeof *mi);
 }
