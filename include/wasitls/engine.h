@@ -55,7 +55,8 @@ typedef struct wasitls_engine_config {
     bool no_cache;         /* compile every time, never read or write the cache */
     int progress;          /* 1: report long compiles on stderr (default when stderr is a tty or
                               the compile exceeds ~1 s); 0: silent; -1: auto */
-    uint32_t max_stack_depth; /* guest call depth before an exhaustion trap; 0 = default */
+    uint32_t max_stack_depth; /* reserved: exhaustion is currently detected when guest code
+                                 reaches the thread's stack guard (8 MiB main-thread default) */
 } wasitls_engine_config;
 
 void wasitls_engine_config_default(wasitls_engine_config *cfg);
@@ -101,6 +102,9 @@ typedef struct wasitls_externtype {
     struct { uint8_t type; bool mut; } global;                   /* GLOBAL */
 } wasitls_externtype;
 
+/* Names are NUL-terminated views owned by the module. WebAssembly names may contain U+0000;
+ * such a name is kept whole for linking inside the engine, but its C-string view ends at the
+ * first NUL (lookups by name cannot tell such names apart). */
 typedef struct wasitls_importdesc {
     const char *module; /* NUL-terminated, owned by the module */
     const char *name;
@@ -112,7 +116,9 @@ typedef struct wasitls_exportdesc {
     wasitls_externtype type;
 } wasitls_exportdesc;
 
-/* A function reference value (funcref). Opaque to the host except for null-ness. */
+/* A function reference value (funcref). Opaque to the host except for null-ness: a funcref
+ * the guest hands out is a non-NULL pointer that identifies the function; the host can only
+ * pass the null funcref (NULL) into the guest. An externref is any host pointer (NULL = null). */
 typedef struct wasitls_funcref wasitls_funcref;
 
 typedef struct wasitls_val {
@@ -136,7 +142,8 @@ typedef struct wasitls_val {
  * WASITLS_E_UNSUPPORTED_FEATURE naming the feature. */
 int wasitls_module_new(wasitls_engine *e, const uint8_t *bytes, size_t len, const char *name,
                        wasitls_module **out, wasitls_error *err) WASITLS_MUST_CHECK;
-/* Only validates (no compile). */
+/* Only validates (no compile): structure, features, and function bodies (with wabt's
+ * validator, the same one the compile path runs). */
 int wasitls_module_validate(const uint8_t *bytes, size_t len, wasitls_error *err) WASITLS_MUST_CHECK;
 void wasitls_module_free(wasitls_module *m);
 
