@@ -641,6 +641,17 @@ static void c_lookup(void)
     free_result(&r);
 }
 
+static void c_udp(const char *addr)
+{
+    struct result r;
+    run(cmd(L("-S", "inherit-network"), L(addr)), NULL, 0, &r, NULL, NULL);
+    expect(&r, 0, "udp ok", NULL);
+    free_result(&r);
+    run(cmd(NULL, L(addr)), NULL, 0, &r, NULL, NULL);
+    expect(&r, 3, "socket error: access-denied", NULL);
+    free_result(&r);
+}
+
 /* The CLI contract that needs no guest. */
 static void c_cli(void)
 {
@@ -731,6 +742,10 @@ int main(int argc, char **argv)
         c_denied(argv[4]);
     else if (strcmp(c, "lookup") == 0)
         c_lookup();
+    else if (strcmp(c, "udp4") == 0)
+        c_udp("127.0.0.1");
+    else if (strcmp(c, "udp6") == 0)
+        c_udp("::1");
     else
         die("unknown case %s", c);
     return 0;

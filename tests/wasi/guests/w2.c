@@ -89,6 +89,23 @@ void w2_start_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2
                       v[9], v[10], r);
 }
 
+void w2_udp_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r)
+{
+    int32_t v[11];
+    flat(a, v);
+    w2_udp_start_bind(sock, net, a->tag, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
+                      v[9], v[10], r);
+}
+
+void w2_udp_open(h32 sock, const struct w2_sockaddr_mem *a, struct w2_ret_streams *r)
+{
+    int32_t v[11] = {0};
+    if (a)
+        flat(a, v);
+    w2_udp_stream(sock, a != NULL, a ? a->tag : 0, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                  v[8], v[9], v[10], r);
+}
+
 void w2_wait(h32 pollable)
 {
     w2_pollable_block(pollable);

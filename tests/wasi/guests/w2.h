@@ -16,6 +16,8 @@
 #define W2_INET "wasi:sockets/instance-network@0.2.12"
 #define W2_TCP "wasi:sockets/tcp@0.2.12"
 #define W2_TCP_CREATE "wasi:sockets/tcp-create-socket@0.2.12"
+#define W2_UDP "wasi:sockets/udp@0.2.12"
+#define W2_UDP_CREATE "wasi:sockets/udp-create-socket@0.2.12"
 #define W2_LOOKUP "wasi:sockets/ip-name-lookup@0.2.12"
 #define W2_EXIT "wasi:cli/exit@0.2.12"
 #define W2_STDIN "wasi:cli/stdin@0.2.12"
@@ -192,6 +194,61 @@ void w2_resolve_next_address(h32 self, struct w2_ret_next_address *ret);
 W2_IMPORT(W2_LOOKUP, "[method]resolve-address-stream.subscribe") h32 w2_resolve_subscribe(h32);
 W2_IMPORT(W2_LOOKUP, "[resource-drop]resolve-address-stream") void w2_resolve_drop(h32);
 
+/* wasi:sockets/udp */
+/* result<u64, error-code> */
+struct w2_ret_count {
+    uint8_t is_err;
+    union {
+        uint64_t ok;
+        uint8_t code;
+    } u;
+};
+_Static_assert(offsetof(struct w2_ret_count, u) == 8, "layout");
+/* outgoing-datagram { data: list<u8>, remote-address: option<ip-socket-address> } */
+struct w2_out_datagram {
+    struct w2_list data;
+    uint8_t has_addr;
+    struct w2_sockaddr_mem addr;
+};
+_Static_assert(offsetof(struct w2_out_datagram, addr) == 12 &&
+                   sizeof(struct w2_out_datagram) == 44,
+               "layout");
+/* incoming-datagram { data: list<u8>, remote-address: ip-socket-address } */
+struct w2_in_datagram {
+    struct w2_list data;
+    struct w2_sockaddr_mem addr;
+};
+_Static_assert(sizeof(struct w2_in_datagram) == 40, "layout");
+/* result<list<incoming-datagram>, error-code> */
+struct w2_ret_list {
+    uint8_t is_err;
+    union {
+        struct w2_list ok;
+        uint8_t code;
+    } u;
+};
+W2_IMPORT(W2_UDP_CREATE, "create-udp-socket")
+void w2_create_udp_socket(int32_t family, struct w2_ret_handle *ret);
+W2_IMPORT(W2_UDP, "[method]udp-socket.start-bind")
+void w2_udp_start_bind(h32 self, h32 net, W2_SOCKADDR_FLAT, struct w2_ret_unit *ret);
+W2_IMPORT(W2_UDP, "[method]udp-socket.finish-bind")
+void w2_udp_finish_bind(h32 self, struct w2_ret_unit *ret);
+/* %stream(remote-address: option<ip-socket-address>): option tag, then the address's 12 */
+W2_IMPORT(W2_UDP, "[method]udp-socket.stream")
+void w2_udp_stream(h32 self, int32_t is_some, W2_SOCKADDR_FLAT, struct w2_ret_streams *ret);
+W2_IMPORT(W2_UDP, "[method]udp-socket.local-address")
+void w2_udp_local_address(h32 self, struct w2_ret_sockaddr *ret);
+W2_IMPORT(W2_UDP, "[resource-drop]udp-socket") void w2_udp_drop(h32);
+W2_IMPORT(W2_UDP, "[method]incoming-datagram-stream.receive")
+void w2_udp_receive(h32 self, uint64_t max, struct w2_ret_list *ret);
+W2_IMPORT(W2_UDP, "[method]incoming-datagram-stream.subscribe") h32 w2_udp_in_subscribe(h32);
+W2_IMPORT(W2_UDP, "[resource-drop]incoming-datagram-stream") void w2_udp_in_drop(h32);
+W2_IMPORT(W2_UDP, "[method]outgoing-datagram-stream.check-send")
+void w2_udp_check_send(h32 self, struct w2_ret_count *ret);
+W2_IMPORT(W2_UDP, "[method]outgoing-datagram-stream.send")
+void w2_udp_send(h32 self, const struct w2_out_datagram *d, uint32_t n, struct w2_ret_count *ret);
+W2_IMPORT(W2_UDP, "[resource-drop]outgoing-datagram-stream") void w2_udp_out_drop(h32);
+
 /* wasi:cli/stdin */
 W2_IMPORT(W2_STDIN, "get-stdin") h32 w2_get_stdin(void);
 
@@ -207,6 +264,9 @@ int w2_parse_addr(const char *s, uint16_t port, struct w2_sockaddr_mem *out);
 /* Calls start-connect / start-bind with a memory address, flattening it. */
 void w2_start_connect(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r);
 void w2_start_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r);
+void w2_udp_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r);
+/* %stream with a remote address (a) or none (a == NULL). */
+void w2_udp_open(h32 sock, const struct w2_sockaddr_mem *a, struct w2_ret_streams *r);
 /* Flushes stdio and exits with code through exit-with-code (a preview1 exit or a return from
  * main keeps only success/failure). */
 _Noreturn void w2_exit(int code);
