@@ -1349,6 +1349,54 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
     }
 }
 
+/* Values of this type live (partly) in linear memory: strings and lists. */
+static bool has_ptr(const wasitls__ctype *t)
+{
+    if (!t)
+        return false;
+    switch (t->kind) {
+    case CT_STRING:
+    case CT_LIST:
+        return true;
+    case CT_OPTION:
+        return has_ptr(t->t);
+    case CT_RESULT:
+        return has_ptr(t->t) || has_ptr(t->e);
+    case CT_RECORD:
+    case CT_TUPLE:
+    case CT_VARIANT:
+        for (uint32_t i = 0; i < t->n; i++)
+            if (has_ptr(t->elems[i]))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* CanonicalABI.md: the memory and realloc options are required when the function's values
+ * need them; checking here turns a later trap into a load-time error. */
+static int check_opts(cinst *ci, const wasitls__ctype *ft, const ropts *o, bool lower, int64_t off)
+{
+    bool params_ptr = false, big = false;
+    uint64_t nflat = 0;
+    for (uint32_t i = 0; i < ft->n; i++) {
+        params_ptr |= has_ptr(ft->elems[i]);
+        nflat += ft->elems[i]->nflat;
+    }
+    big = nflat > WASITLS__MAX_FLAT_PARAMS || (ft->t && ft->t->nflat > WASITLS__MAX_FLAT_RESULTS);
+    bool result_ptr = has_ptr(ft->t);
+    bool need_mem = params_ptr || result_ptr || big;
+    bool need_realloc = lower ? result_ptr : (params_ptr || nflat > WASITLS__MAX_FLAT_PARAMS);
+    if (need_mem && !o->mem)
+        return ierr(ci, WASITLS_E_INVALID, off, "canon %s: this function type needs a memory option",
+                    lower ? "lower" : "lift");
+    if (need_realloc && !o->has_realloc)
+        return ierr(ci, WASITLS_E_INVALID, off, "canon %s: this function type needs a realloc option",
+                    lower ? "lower" : "lift");
+    return 0;
+}
+
 static int def_canon_lift(cinst *ci, frame *f, const wasitls__def *d)
 {
     TRY(idx_ok(ci, d->offset, &f->core_funcs, d->idx, "core function"));
@@ -1365,6 +1413,7 @@ static int def_canon_lift(cinst *ci, frame *f, const wasitls__def *d)
     fn->core = AT(&f->core_funcs, citem, d->idx);
     fn->name = "exported function";
     TRY(get_opts(ci, f, &d->opts, d->offset, &fn->opts));
+    TRY(check_opts(ci, ft, &fn->opts, false, d->offset));
     if (fn->core.ext.of.func.host)
         return ierr(ci, WASITLS_E_UNSUPPORTED, d->offset,
                     "canon lift of a lowered function is not supported");
@@ -1398,6 +1447,7 @@ static int def_canon_lower(cinst *ci, frame *f, const wasitls__def *d)
     lw->ci = ci;
     lw->f = fn;
     TRY(get_opts(ci, f, &d->opts, d->offset, &lw->opts));
+    TRY(check_opts(ci, fn->type, &lw->opts, true, d->offset));
     uint8_t r[2];
     uint32_t nr;
     wasitls__ct_core_sig(fn->type, true, lw->params, &lw->nparams, r, &nr);

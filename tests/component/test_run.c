@@ -374,7 +374,8 @@ static void invalid(void)
         int code;
         const char *needle;
     } cases[] = {
-        {"bad_lift.wasm", WASITLS_E_TYPE_MISMATCH, "canon lift: core function type [i32] -> [i32]"},
+        {"bad_lift.wasm", WASITLS_E_TYPE_MISMATCH, "canon lift: core function type [i32] -> [i32] does not match the lifted type ([i64] -> [i32])"},
+        {"bad_nomem.wasm", WASITLS_E_INVALID, "needs a memory option"},
         {"bad_core_import.wasm", WASITLS_E_TYPE_MISMATCH, "function type [i64] -> [] expected, [i32] -> [] given"},
         {"bad_core_missing.wasm", WASITLS_E_LINK, "import `a` `f`: not exported"},
         {"bad_alias.wasm", WASITLS_E_INVALID, "has no export `nope`"},
