@@ -111,6 +111,7 @@ struct wasitls_cinstance {
     wasitls__htable host_handles; /* guest-defined resources the host holds (from exports) */
     wasitls__task *task;
     wasitls__arena pool[8]; /* call arenas by nesting depth, reused across calls */
+    uint32_t ninstances;    /* made so far (limit) */
     uint32_t depth;
     instval *exports;
     bool trapped;
@@ -1123,8 +1124,17 @@ static int core_export(cinst *ci, coreinst *c, const char *name, citem *out)
 
 static int instantiate_frame(cinst *ci, frame *f);
 
+static int count_instance(cinst *ci, int64_t off)
+{
+    if (++ci->ninstances > WASITLS__MAX_INSTANCES)
+        return ierr(ci, WASITLS_E_LIMIT, off, "more than %u instances in one component instance",
+                    WASITLS__MAX_INSTANCES);
+    return 0;
+}
+
 static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
 {
+    TRY(count_instance(ci, d->offset));
     TRY(idx_ok(ci, d->offset, &f->core_modules, d->idx, "core module"));
     wasitls_module *m = AT(&f->core_modules, wasitls_module *, d->idx);
     size_t n = wasitls_module_import_count(m);
@@ -1255,6 +1265,7 @@ static int put_item(cinst *ci, frame *f, const item *it)
 
 static int def_instantiate(cinst *ci, frame *f, const wasitls__def *d)
 {
+    TRY(count_instance(ci, d->offset));
     TRY(idx_ok(ci, d->offset, &f->comps, d->idx, "component"));
     compval *cv = AT(&f->comps, compval *, d->idx);
     instval *args = wasitls__arena_alloc(&ci->arena, sizeof(*args));

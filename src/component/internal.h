@@ -28,6 +28,7 @@
 #define WASITLS__MAX_TYPE_DEPTH 64u    /* nesting of value types */
 #define WASITLS__MAX_FIELDS 10000u     /* fields / cases / params / labels of one type */
 #define WASITLS__MAX_HANDLES (1u << 20)
+#define WASITLS__MAX_INSTANCES 1000u   /* core + component instances made by one instantiation */
 #define WASITLS__MAX_BYTE_LENGTH ((1u << 28) - 1) /* canonical ABI: strings and lists */
 /* Host memory for the values of one call (a guest can describe 2^28 bools in guest memory,
  * which would be 8 GiB of wasitls_cval): beyond this, lifting traps the guest. */
