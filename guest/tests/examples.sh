@@ -234,6 +234,15 @@ tls-cat-s_server)
     expect_status 0 guest tls-cat localhost "$port" <"$T/fifo"
     grep -q 'slt:isaw olleh' "$T/out" || fail "no reversed line in: $(cat "$T/out")"
     ;;
+tls-cat-eof)
+    # At the end of stdin tls-cat sends close_notify; s_server answers with its own.
+    mkcerts
+    port=$(free_port)
+    start_s_server "$port" -rev
+    printf 'end of input\n' >"$T/in"
+    expect_status 0 guest tls-cat localhost "$port" <"$T/in"
+    grep -q 'tupni fo dne' "$T/out" || fail "no reversed line in: $(cat "$T/out")"
+    ;;
 tls-cat-truncated)
     mkcerts
     port=$(free_port)
