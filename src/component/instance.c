@@ -1014,18 +1014,19 @@ static int res_drop(cinst *ci, const wasitls__ctype *rt, uint32_t i, wasitls_err
         return wasitls_error_set(err, WASITLS_E_TRAP,
                                  "resource.drop: %s handle %u is still lent out", rname(rt), i);
     uint64_t rep = h->rep;
-    wasitls__htable_remove(&ci->handles, i);
     if (rt->res->origin == RES_HOST) {
         if (rt->res->host_dtor) {
             wasitls_error e;
             wasitls_error_clear(&e);
             int rc = rt->res->host_dtor(rt->res->host_env, (void *)(uintptr_t)rep, &e);
-            if (rc)
+            if (rc) /* refused: the handle stays, so that teardown can free it later */
                 return wasitls_error_set(err, WASITLS_E_TRAP, "dropping %s: %s", rname(rt),
                                          e.msg[0] ? e.msg : wasitls_strerror(rc));
         }
+        wasitls__htable_remove(&ci->handles, i);
         return 0;
     }
+    wasitls__htable_remove(&ci->handles, i);
     if (rt->res->has_dtor) {
         wasitls_val a = {.kind = WASITLS_I32};
         a.of.i32 = (uint32_t)rep;

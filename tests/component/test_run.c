@@ -227,8 +227,12 @@ static int thing_value(wasitls_ccall *call, void *env, const wasitls_cval *args,
     return 0;
 }
 
+static int refusals;
+
 static int thing_dtor(void *env, void *rep, wasitls_error *err)
 {
+    if (*(uint32_t *)rep == 666 && refusals++ == 0)
+        return wasitls_error_set(err, WASITLS_E_BUSY, "thing 666 still has children");
     things_live--;
     free(rep);
     return 0;
@@ -354,6 +358,20 @@ static void res_borrow_kept(void)
     b.kind = WASITLS_CV_BORROW;
     expect_trap(r.ci, "keep-borrow", &b, 1, "borrowed handle");
     rt_close(&r);
+}
+
+static void res_dtor_refuses(void)
+{
+    rt r;
+    rt_open(&r);
+    uint32_t *p = malloc(sizeof *p);
+    *p = 666;
+    things_live = 1;
+    wasitls_cval own = wasitls_cv_own(p);
+    expect_trap(r.ci, "thing-sum", &own, 1, "still has children");
+    CHECK(things_live == 1 && refusals == 1);
+    rt_close(&r); /* teardown asks again: now it goes */
+    CHECK(things_live == 0 && refusals == 2);
 }
 
 static void res_forged(void)
@@ -674,6 +692,7 @@ int main(int argc, char **argv)
         {"res_use_after_drop", res_use_after_drop},
         {"res_borrow_kept", res_borrow_kept},
         {"res_forged", res_forged},
+        {"res_dtor_refuses", res_dtor_refuses},
         {"invalid", invalid},
         {"strings", strings},
         {"calls", calls},
