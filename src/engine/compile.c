@@ -1,7 +1,7 @@
 /* Translating (wasm2c), compiling (libtcc or cc) and caching modules.
  *
- * A cache entry is the payload (generated C for the fast tier, a shared object for the opt
- * tier) followed by a trailer: magic, the entry's key, the SHA-256 of the payload and its
+ * A cache entry is the payload (a shared object: built by libtcc in process for the fast
+ * tier, by cc for the opt tier) followed by a trailer: magic, the entry's key, the SHA-256 of the payload and its
  * length. The key hashes the module bytes, the tier, the compiler's identity, wasm2c's
  * version, the prelude text and the wasitls version, so entries never leak across any of
  * them. An entry is used only after the trailer matches and the checksum verifies; anything
@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-7"
+#define GLUE_GEN_VERSION "glue-8"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -357,6 +357,32 @@ static int tcc_build(const char *src, wasitls__code *out, wasitls_error *err)
     return 0;
 }
 
+/* Compiles src with libtcc into a shared object at path (in process: no fork). This is the
+ * fast tier's cacheable form; without a cache tcc_build relocates in memory instead. */
+static int tcc_build_so(const char *src, const char *path, wasitls_error *err)
+{
+    tcc_err te = {{0}};
+    pthread_mutex_lock(&tcc_lock);
+    TCCState *s = tcc_new();
+    if (!s) {
+        pthread_mutex_unlock(&tcc_lock);
+        return wasitls_error_set(err, WASITLS_E_NOMEM, "libtcc: cannot create a compiler state");
+    }
+    tcc_set_error_func(s, &te, on_tcc_error);
+    tcc_set_output_type(s, TCC_OUTPUT_DLL);
+    tcc_set_options(s, "-w");
+    int rc = tcc_compile_string(s, src);
+    if (rc == 0)
+        rc = tcc_add_library(s, "m");
+    if (rc == 0)
+        rc = tcc_output_file(s, path);
+    tcc_delete(s);
+    pthread_mutex_unlock(&tcc_lock);
+    if (rc)
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "libtcc: %s", te.msg[0] ? te.msg : "compilation failed");
+    return 0;
+}
+
 static int so_load(const char *path, wasitls__code *out, wasitls_error *err)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -527,7 +553,7 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         cache_key(e, bytes, len, key);
         char hex[65];
         wasitls_hex(key, 32, hex);
-        snprintf(path, sizeof path, "%s/%s.%s", e->cache_dir, hex, opt ? "so" : "c");
+        snprintf(path, sizeof path, "%s/%s.%s", e->cache_dir, hex, opt ? "so" : "tcc.so");
         uint8_t *data;
         size_t n, plen;
         if (read_file(path, &data, &n) == 0) {
@@ -537,12 +563,8 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
                 free(data);
                 return 0;
             }
-            if (ok && opt) {
+            if (ok)
                 rc = so_load(path, out, err);
-            } else if (ok) {
-                data[plen] = 0;
-                rc = tcc_build((const char *)data, out, err);
-            }
             free(data);
             if (rc == 0)
                 return 0;
@@ -573,19 +595,22 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory assembling generated code");
         goto out;
     }
-    if (!opt) {
-        if (path[0])
-            entry_store(e->cache_dir, path, key, src.p, src.len);
-        if (load) {
-            progress_phase(&pr, "compiling with libtcc", NULL);
-            rc = tcc_build(src.p, out, err);
-        }
-        goto out;
-    }
     char srcpath[4096], so[4096], log[4096];
     snprintf(srcpath, sizeof srcpath, "%s/src.c", dirbuf);
     snprintf(so, sizeof so, "%s/m.so", dirbuf);
     snprintf(log, sizeof log, "%s/cc.log", dirbuf);
+    if (!opt) {
+        progress_phase(&pr, "compiling with libtcc", NULL);
+        if (!path[0]) {
+            if (load)
+                rc = tcc_build(src.p, out, err);
+            goto out;
+        }
+        rc = tcc_build_so(src.p, so, err);
+        if (rc)
+            goto out;
+        goto store;
+    }
     if (write_file(srcpath, src.p, src.len, NULL, 0) != 0) {
         rc = wasitls_error_set(err, WASITLS_E_IO, "cannot write %s", srcpath);
         goto out;
@@ -601,6 +626,7 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         rc = wasitls_error_set(err, WASITLS_E_COMPILE, "cc failed: %s", msg[0] ? msg : "cannot run cc");
         goto out;
     }
+store:
     if (path[0]) {
         uint8_t *data;
         size_t n;
