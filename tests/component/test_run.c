@@ -227,6 +227,19 @@ static int thing_value(wasitls_ccall *call, void *env, const wasitls_cval *args,
     return 0;
 }
 
+static int sum_all(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                   wasitls_cval *result)
+{
+    CHECK(args[0].kind == WASITLS_CV_LIST);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < args[0].of.list.len; i++) {
+        CHECK(args[0].of.list.items[i].kind == WASITLS_CV_BORROW);
+        sum += *(uint32_t *)args[0].of.list.items[i].of.res.rep;
+    }
+    *result = wasitls_cv_u64(WASITLS_CV_U32, sum);
+    return 0;
+}
+
 static int refusals;
 
 static int thing_dtor(void *env, void *rep, wasitls_error *err)
@@ -247,11 +260,13 @@ static wasitls_linker *res_linker(void)
                       "interface res {\n"
                       "  resource thing { value: func() -> u32; }\n"
                       "  make-thing: func(v: u32) -> thing;\n"
+                      "  sum-all: func(xs: list<borrow<thing>>) -> u32;\n"
                       "}\n";
     CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
     const char *i = "test:host/res@1.0.3";
     CHECK_OK(wasitls_linker_func(l, i, "make-thing", mk_thing, NULL, &err), &err);
     CHECK_OK(wasitls_linker_func(l, i, "[method]thing.value", thing_value, NULL, &err), &err);
+    CHECK_OK(wasitls_linker_func(l, i, "sum-all", sum_all, NULL, &err), &err);
     CHECK_OK(wasitls_linker_resource(l, i, "thing", thing_dtor, NULL, &err), &err);
     return l;
 }
@@ -316,6 +331,15 @@ static void res_ok(void)
     CHECK(call1(r.ci, "ok-borrow", &tb, 1).of.u == 5);
     CHECK(call1(r.ci, "thing-sum", &thing, 1).of.u == 5);
     CHECK(things_live == 0); /* the guest dropped its own handle: the host destructor ran */
+    /* a list of borrows (the wasi:io/poll.poll shape): lent during the call, then dropped */
+    wasitls_cval two[2];
+    a.of.u = 30;
+    two[0] = call1(r.ci, "make", &a, 1);
+    a.of.u = 12;
+    two[1] = call1(r.ci, "make", &a, 1);
+    CHECK(things_live == 2);
+    CHECK(call1(r.ci, "sum-two", two, 2).of.u == 42);
+    CHECK(things_live == 0);
     /* a host thing left in the guest's table is freed at teardown */
     a.of.u = 9;
     wasitls_cval t2 = call1(r.ci, "make", &a, 1);
