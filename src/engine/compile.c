@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-8"
+#define GLUE_GEN_VERSION "glue-9"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -429,6 +429,35 @@ static void put_code(wasitls__buf *b, const char *s, bool tcc)
         wasitls__buf_put(b, s, (size_t)(at - s));
         wasitls__buf_puts(b, subst[i].to);
         s = at + strlen(subst[i].from);
+    }
+    /* tcc does not inline either: after the helpers are defined, make every load and store a
+     * macro with the helper's exact conversions, so an access is a few instructions, not a call */
+    static const char last_helper[] = "DEFINE_STORE(i64_store32, u32, u64)\n";
+    const char *at = tcc ? strstr(s, last_helper) : NULL;
+    if (at) {
+        at += strlen(last_helper);
+        wasitls__buf_put(b, s, (size_t)(at - s));
+        s = at;
+        static const char *const loads[][4] = {
+            {"i32_load", "u32", "u32", "u32"},       {"i64_load", "u64", "u64", "u64"},
+            {"f32_load", "f32", "f32", "f32"},       {"f64_load", "f64", "f64", "f64"},
+            {"i32_load8_s", "s8", "s32", "u32"},     {"i64_load8_s", "s8", "s64", "u64"},
+            {"i32_load8_u", "u8", "u32", "u32"},     {"i64_load8_u", "u8", "u64", "u64"},
+            {"i32_load16_s", "s16", "s32", "u32"},   {"i64_load16_s", "s16", "s64", "u64"},
+            {"i32_load16_u", "u16", "u32", "u32"},   {"i64_load16_u", "u16", "u64", "u64"},
+            {"i64_load32_s", "s32", "s64", "u64"},   {"i64_load32_u", "u32", "u64", "u64"},
+        };
+        static const char *const stores[][2] = {
+            {"i32_store", "u32"},  {"i64_store", "u64"},   {"f32_store", "f32"},
+            {"f64_store", "f64"},  {"i32_store8", "u8"},   {"i32_store16", "u16"},
+            {"i64_store8", "u8"},  {"i64_store16", "u16"}, {"i64_store32", "u32"},
+        };
+        for (size_t i = 0; i < sizeof loads / sizeof *loads; i++)
+            wasitls__buf_printf(b, "#define %s(m, a) ((%s)(%s) * (%s *)&(m)->data[a])\n", loads[i][0],
+                                loads[i][3], loads[i][2], loads[i][1]);
+        for (size_t i = 0; i < sizeof stores / sizeof *stores; i++)
+            wasitls__buf_printf(b, "#define %s(m, a, v) ((void)(*(%s *)&(m)->data[a] = (%s)(v)))\n",
+                                stores[i][0], stores[i][1], stores[i][1]);
     }
     for (;;) {
         const char *d = strstr(s, " = -(w2c_");
