@@ -29,7 +29,7 @@
 
 extern char **environ;
 
-#define GLUE_GEN_VERSION "glue-9"
+#define GLUE_GEN_VERSION "glue-10"
 
 #ifndef WASITLS_TCC_ID
 #define WASITLS_TCC_ID "libtcc"
@@ -646,7 +646,11 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
     }
     wasitls__buf_free(&src);
     progress_phase(&pr, "compiling with cc -O2", NULL);
-    char *argv[] = {"cc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing", "-fno-optimize-sibling-calls",
+    /* No sibling calls: infinite guest recursion must reach the stack guard, not become a
+     * loop. Signaling NaNs and rounding math: keep x - 0.0 and friends, which Wasm defines
+     * to quiet a NaN, from being folded away. */
+    char *argv[] = {"cc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing",
+                    "-fno-optimize-sibling-calls", "-fsignaling-nans", "-frounding-math",
                     "-w", "-o", so, srcpath, "-lm", NULL};
     int st = run(argv, log);
     if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {

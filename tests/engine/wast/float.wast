@@ -32,6 +32,8 @@
   (func (export "reinterpret_f32") (param f32) (result i32) (i32.reinterpret_f32 (local.get 0)))
   (func (export "negzero") (result f64 f32) (f64.const -0) (f32.const -0))
   (func (export "neg32") (param f32) (result f32) (f32.neg (local.get 0)))
+  (func (export "sub_zero") (param f64) (result f64) (f64.sub (local.get 0) (f64.const 0)))
+  (func (export "mul_one") (param f32) (result f32) (f32.mul (local.get 0) (f32.const 1)))
   (func (export "reinterpret_i64") (param i64) (result f64) (f64.reinterpret_i64 (local.get 0)))
 )
 (assert_return (invoke "add32" (f32.const 0x1p127) (f32.const 0x1p127)) (f32.const inf))
@@ -104,3 +106,6 @@
 (assert_return (invoke "neg32" (f32.const nan:0x200000)) (f32.const -nan:0x200000))
 (assert_return (invoke "neg32" (f32.const -nan)) (f32.const nan))
 (assert_return (invoke "neg32" (f32.const 0)) (f32.const -0))
+;; an optimizer must not fold x - 0.0 or x * 1.0: a signaling NaN comes out quiet
+(assert_return (invoke "sub_zero" (f64.const nan:0x4000000000000)) (f64.const nan:arithmetic))
+(assert_return (invoke "mul_one" (f32.const nan:0x200000)) (f32.const nan:arithmetic))
