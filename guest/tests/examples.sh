@@ -3,7 +3,8 @@
 #
 #   guest/tests/examples.sh BUILD_DIR TEST
 #
-# TEST is one of the names in the case at the bottom. Each run makes its own throwaway CA and
+# TEST is one of the names in the case at the bottom. WASITLS_TLS_BACKEND (e.g. gnutls) picks the
+# host's TLS backend for the runs made through `guest`. Each run makes its own throwaway CA and
 # server certificate (for localhost, 127.0.0.1 and ::1) in a temporary directory, starts what it
 # needs on free loopback ports, and removes everything on exit. Exit 0 = pass.
 set -euo pipefail
@@ -81,7 +82,7 @@ guest() {
     shift
     [ -f "$T/ca.pem" ] || mkcerts
     "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup --tls-ca "$T/ca.pem" \
-        "$EX/$name.wasm" "$@"
+        ${WASITLS_TLS_BACKEND:+--tls-backend "$WASITLS_TLS_BACKEND"} "$EX/$name.wasm" "$@"
 }
 
 # expect_status WANT CMD...: runs CMD with stdout in $T/out, stderr in $T/err.
