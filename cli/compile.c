@@ -1,5 +1,7 @@
-/* `wasitls compile FILE.wasm [--tier fast|opt] [--cache-dir DIR]`: compiles a core module into
- * the code cache ahead of time, so that later runs skip translation and compilation. */
+/* `wasitls compile FILE.wasm [--tier fast|opt] [--cache-dir DIR]`: compiles a component's core
+ * modules (or a core module) into the code cache ahead of time, so that later runs skip
+ * translation and compilation. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +9,15 @@
 #include "cli.h"
 #include "clicommon.h"
 #include "wasitls/engine.h"
+#ifdef WASITLS_HAVE_COMPONENT
+#include "wasitls/component.h"
+#endif
 
 static const char usage_text[] =
     "usage: wasitls compile [OPTIONS] FILE.wasm\n"
     "\n"
-    "Translates and compiles FILE.wasm (a core module) into the compiled-code cache.\n"
+    "Translates and compiles FILE.wasm (a component's core modules, or a core module) into\n"
+    "the compiled-code cache, so that later runs start without compiling.\n"
     "\n"
     "  --tier fast|opt     tier to compile for (default fast)\n"
     "  --cache-dir DIR     cache directory (default $WASITLS_CACHE_DIR, else\n"
@@ -54,17 +60,28 @@ int wasitls_cli_compile(int argc, char **argv)
     size_t len;
     if (wasitls__cli_read(file, &bytes, &len))
         return 1;
-    if (len >= 8 && bytes[4] == 0x0d && bytes[5] == 0 && bytes[6] == 1 && bytes[7] == 0) {
-        fprintf(stderr, "error: %s is a component; ahead-of-time compilation of components is not implemented yet\n", file);
+    bool component = len >= 8 && bytes[4] == 0x0d && bytes[5] == 0 && bytes[6] == 1 && bytes[7] == 0;
+#ifndef WASITLS_HAVE_COMPONENT
+    if (component) {
+        fprintf(stderr, "error: %s is a component, and this wasitls was built without the component layer\n", file);
         free(bytes);
         return 1;
     }
+#endif
     wasitls_engine *e;
     wasitls_error err;
     char buf[WASITLS_ERROR_MSG_MAX + 64];
     int rc = wasitls_engine_new(&cfg, &e, &err);
     if (rc == 0) {
-        rc = wasitls_engine_precompile(e, bytes, len, file, &err);
+#ifdef WASITLS_HAVE_COMPONENT
+        if (component) {
+            /* loading a component compiles each of its core modules into the cache */
+            wasitls_component *c = NULL;
+            rc = wasitls_component_new(e, bytes, len, &c, &err);
+            wasitls_component_free(c);
+        } else
+#endif
+            rc = wasitls_engine_precompile(e, bytes, len, file, &err);
         wasitls_engine_free(e);
     }
     free(bytes);
