@@ -652,6 +652,65 @@ static void c_udp(const char *addr)
     free_result(&r);
 }
 
+/* A copy of a component with every "@0.2.12" (the WIT version it was built against) replaced
+ * by "@" + ver (same length), as a guest built against another WASI 0.2.x would import. */
+static char *with_version(const char *path, const char *ver)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long n = ftell(f);
+    CHECK(n > 0 && fseek(f, 0, SEEK_SET) == 0);
+    char *b = malloc((size_t)n);
+    CHECK(b && fread(b, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    CHECK(strlen(ver) == 6);
+    int hits = 0;
+    for (long i = 0; i + 7 <= n; i++)
+        if (memcmp(b + i, "@0.2.12", 7) == 0) {
+            memcpy(b + i + 1, ver, 6);
+            hits++;
+        }
+    CHECK(hits > 0);
+    static char out[256];
+    snprintf(out, sizeof out, "/tmp/wasitls-semver-%d-%s.wasm", (int)getpid(), ver);
+    f = fopen(out, "wb");
+    CHECK(f && fwrite(b, 1, (size_t)n, f) == (size_t)n && fclose(f) == 0);
+    free(b);
+    return out;
+}
+
+/* Imports of any wasi:*@0.2.x are served by the host's 0.2.12; 0.3 is refused by name. */
+static void c_semver(const char *client)
+{
+    const char *args_guest = guest;
+    const char *vers[] = {"0.2.10", "0.2.99"};
+    struct result r;
+    for (int i = 0; i < 2; i++) {
+        guest = with_version(args_guest, vers[i]);
+        run(cmd(NULL, L("x")), NULL, 0, &r, NULL, NULL);
+        unlink(guest);
+        expect(&r, 0, "argc=2\narg1=[x]\n", NULL);
+        free_result(&r);
+    }
+    guest = with_version(args_guest, "0.3.12");
+    run(cmd(NULL, L("x")), NULL, 0, &r, NULL, NULL);
+    unlink(guest);
+    expect(&r, 1, NULL, "@0.3.12");
+    free_result(&r);
+    /* sockets through an older minor */
+    guest = with_version(client, "0.2.10");
+    struct echo e;
+    echo_start(&e, AF_INET);
+    char port[16];
+    snprintf(port, sizeof port, "%u", e.port);
+    run(cmd(L("-S", "inherit-network"), L("127.0.0.1", port, "100000")), NULL, 0, &r, NULL, NULL);
+    unlink(guest);
+    echo_stop(&e);
+    expect(&r, 0, "echo ok", NULL);
+    free_result(&r);
+}
+
 /* The CLI contract that needs no guest. */
 static void c_cli(void)
 {
@@ -742,6 +801,8 @@ int main(int argc, char **argv)
         c_denied(argv[4]);
     else if (strcmp(c, "lookup") == 0)
         c_lookup();
+    else if (strcmp(c, "semver") == 0 && argc > 4)
+        c_semver(argv[4]);
     else if (strcmp(c, "udp4") == 0)
         c_udp("127.0.0.1");
     else if (strcmp(c, "udp6") == 0)
