@@ -63,9 +63,13 @@ cat >"$tmp/www/index.html" <<'EOF'
 EOF
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range, so no outgoing connection holds it.
+low=32768
+read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+[ "$low" -gt 12000 ] || low=32768
 port=
 for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! port_in_use "$p"; then port=$p; break; fi
 done
 [ -n "$port" ] || { echo "demo: no free loopback port found" >&2; exit 1; }
