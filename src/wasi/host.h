@@ -21,6 +21,12 @@ struct wasitls__preopen {
     char *guest_path;
 };
 
+/* A resource whose destructor refused (children still alive). See wasitls__orphan_add. */
+struct wasitls__orphan {
+    void *rep;
+    void (*force_free)(void *rep);
+};
+
 struct wasitls_wasi {
     char **args;
     size_t nargs;
@@ -37,10 +43,19 @@ struct wasitls_wasi {
     size_t scratch_cap;
     uint64_t insecure[2]; /* xorshift128+ state of wasi:random/insecure */
     uint64_t seed[2];     /* what insecure-seed returns, fixed for the run */
+    struct wasitls__orphan *orphans;
+    size_t norphans, caporphans;
 };
 
 /* Largest read (of a stream or a file) handed to the guest in one call. */
 #define WASI_READ_MAX (256 * 1024)
+
+/* A destructor refusing because children are alive records its rep here. The component layer
+ * then either calls the destructor again at teardown (it succeeds, and must call
+ * wasitls__orphan_forget) or never again (the guest's handle is gone, the guest trapped):
+ * wasitls_wasi_free frees what is left with force_free, after the instances are gone. */
+void wasitls__orphan_add(wasitls_wasi *w, void *rep, void (*force_free)(void *rep));
+void wasitls__orphan_forget(wasitls_wasi *w, void *rep);
 
 /* ---- values ---- */
 

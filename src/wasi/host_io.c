@@ -87,12 +87,22 @@ static int poll_poll(wasitls_ccall *call, void *env, const wasitls_cval *args, s
 
 /* ---- input-stream ---- */
 
+static void istream_force_free(void *rep)
+{
+    wasitls_istream *s = rep;
+    s->children = 0;
+    s->ops->destroy(s);
+}
+
 static int istream_dtor(void *env, void *rep, wasitls_error *err)
 {
     int rc = wasitls_istream_free(rep);
-    if (rc == WASITLS_E_BUSY)
+    if (rc == WASITLS_E_BUSY) {
+        wasitls__orphan_add(env, rep, istream_force_free);
         return wasitls_error_set(err, rc,
                                  "input-stream dropped while a pollable subscribed to it is alive");
+    }
+    wasitls__orphan_forget(env, rep);
     return rc;
 }
 
@@ -181,12 +191,22 @@ static int istream_subscribe(wasitls_ccall *call, void *env, const wasitls_cval 
 
 /* ---- output-stream ---- */
 
+static void ostream_force_free(void *rep)
+{
+    wasitls_ostream *s = rep;
+    s->children = 0;
+    s->ops->destroy(s);
+}
+
 static int ostream_dtor(void *env, void *rep, wasitls_error *err)
 {
     int rc = wasitls_ostream_free(rep);
-    if (rc == WASITLS_E_BUSY)
+    if (rc == WASITLS_E_BUSY) {
+        wasitls__orphan_add(env, rep, ostream_force_free);
         return wasitls_error_set(
             err, rc, "output-stream dropped while a pollable subscribed to it is alive");
+    }
+    wasitls__orphan_forget(env, rep);
     return rc;
 }
 

@@ -301,12 +301,22 @@ static int create_udp_socket(wasitls_ccall *call, void *env, const wasitls_cval 
     return create_socket(call, env, args, nargs, false, result);
 }
 
+static void sock_force_free(void *rep)
+{
+    sock *s = rep;
+    s->children = 0;
+    sock_unref(s);
+}
+
 static int sock_dtor(void *env, void *rep, wasitls_error *err)
 {
     sock *s = rep;
-    if (s->children)
+    if (s->children) {
+        wasitls__orphan_add(env, rep, sock_force_free);
         return wasitls_error_set(err, WASITLS_E_BUSY,
                                  "socket dropped while a pollable subscribed to it is alive");
+    }
+    wasitls__orphan_forget(env, rep);
     sock_unref(s);
     return 0;
 }
@@ -847,13 +857,23 @@ static void dgram_unref(dgram_stream *d)
     free(d);
 }
 
+static void dgram_force_free(void *rep)
+{
+    dgram_stream *d = rep;
+    d->children = 0;
+    dgram_unref(d);
+}
+
 static int dgram_dtor(void *env, void *rep, wasitls_error *err)
 {
     dgram_stream *d = rep;
-    if (d->children)
+    if (d->children) {
+        wasitls__orphan_add(env, rep, dgram_force_free);
         return wasitls_error_set(err, WASITLS_E_BUSY,
                                  "datagram stream dropped while a pollable subscribed to it is "
                                  "alive");
+    }
+    wasitls__orphan_forget(env, rep);
     dgram_unref(d);
     return 0;
 }
@@ -1142,20 +1162,36 @@ static bool resolve_done(resolve_stream *r)
     return d;
 }
 
+static void resolve_release(resolve_stream *r);
+
+static void resolve_force_free(void *rep)
+{
+    resolve_release(rep);
+}
+
 static int resolve_dtor(void *env, void *rep, wasitls_error *err)
 {
     resolve_stream *r = rep;
-    if (r->children)
+    if (r->children) {
+        wasitls__orphan_add(env, rep, resolve_force_free);
         return wasitls_error_set(err, WASITLS_E_BUSY,
                                  "resolve-address-stream dropped while a pollable subscribed to "
                                  "it is alive");
+    }
+    wasitls__orphan_forget(env, rep);
+    resolve_release(r);
+    return 0;
+}
+
+/* The guest's side lets go: close the eventfd here (the guest's thread), drop the reference. */
+static void resolve_release(resolve_stream *r)
+{
     pthread_mutex_lock(&r->mu);
     int efd = r->efd;
     r->efd = -1;
     pthread_mutex_unlock(&r->mu);
     wasitls__fd_close(efd);
     resolve_unref(r);
-    return 0;
 }
 
 static bool resolve_ready(void *p)

@@ -93,10 +93,40 @@ fail_set:
     return rc;
 }
 
+void wasitls__orphan_add(wasitls_wasi *w, void *rep, void (*force_free)(void *rep))
+{
+    for (size_t i = 0; i < w->norphans; i++)
+        if (w->orphans[i].rep == rep)
+            return;
+    if (w->norphans == w->caporphans) {
+        size_t cap = w->caporphans ? w->caporphans * 2 : 8;
+        struct wasitls__orphan *o = realloc(w->orphans, cap * sizeof *o);
+        if (!o)
+            return; /* leaks rep at worst */
+        w->orphans = o;
+        w->caporphans = cap;
+    }
+    w->orphans[w->norphans].rep = rep;
+    w->orphans[w->norphans].force_free = force_free;
+    w->norphans++;
+}
+
+void wasitls__orphan_forget(wasitls_wasi *w, void *rep)
+{
+    for (size_t i = 0; i < w->norphans; i++)
+        if (w->orphans[i].rep == rep) {
+            w->orphans[i] = w->orphans[--w->norphans];
+            return;
+        }
+}
+
 void wasitls_wasi_free(wasitls_wasi *w)
 {
     if (!w)
         return;
+    for (size_t i = 0; i < w->norphans; i++)
+        w->orphans[i].force_free(w->orphans[i].rep);
+    free(w->orphans);
     for (size_t i = 0; i < w->nargs; i++)
         free(w->args[i]);
     for (size_t i = 0; i < w->nenv; i++) {
