@@ -80,7 +80,11 @@ void wasitls_pollable_free(wasitls_pollable *p);
 int wasitls_pollable_block(wasitls_pollable *p) WASITLS_MUST_CHECK;
 /* wasi:io/poll.poll: blocks until at least one of ps[0..n) is ready; writes the indices of
  * the ready ones (ascending) to ready_out (room for n) and their count to *nready.
- * Scales to thousands of pollables (epoll for large sets). */
+ * Scales to thousands of pollables (epoll for large sets). WASITLS_E_INVAL for n == 0;
+ * WASITLS_E_INTERNAL when nothing can ever become ready (no pollable ready, none naming an fd
+ * or deadline) or one waits on a closed fd — a wait that would otherwise never end or spin.
+ * An fd named in a waitset is closed by its owner; the wasi layer's own fds are closed
+ * through the loop so its epoll set forgets them. */
 int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out,
                  size_t *nready) WASITLS_MUST_CHECK;
 

@@ -389,8 +389,8 @@ static int ep_wait(wasitls_waitset *ws, int timeout_ms, bool *force_now)
         int r = ep_register(fd, want);
         if (r == -EPERM) {
             *force_now = true; /* regular files are always ready */
-        } else if (r == -EBADF) {
-            *force_now = true; /* the owner will see the error when it looks */
+        } else if (r == -EBADF && !rc) {
+            rc = WASITLS_E_INTERNAL; /* waiting on a closed fd would never end */
         } else if (r < 0 && !rc) {
             rc = wasitls__errno_code(-r);
         }
@@ -436,8 +436,9 @@ static int wait_union(wasitls_waitset *ws)
             timeout_ms = ms > INT32_MAX ? INT32_MAX : (int)ms;
         }
         bool force_now = false;
-        if (ep_wait(ws, timeout_ms, &force_now) == 0)
-            return 0;
+        int rc = ep_wait(ws, timeout_ms, &force_now);
+        if (rc == 0 || rc == WASITLS_E_INTERNAL)
+            return rc;
         /* epoll unavailable or out of memory: poll(2) below still works */
     }
     struct timespec ts, *tsp = NULL;
@@ -450,6 +451,9 @@ static int wait_union(wasitls_waitset *ws)
     int r = ppoll(ws->fds, ws->n, tsp, NULL);
     if (r < 0 && errno != EINTR)
         return wasitls__errno_code(errno);
+    for (size_t i = 0; r > 0 && i < ws->n; i++)
+        if (ws->fds[i].revents & POLLNVAL)
+            return WASITLS_E_INTERNAL; /* a closed fd: waiting again would spin forever */
     return 0;
 }
 

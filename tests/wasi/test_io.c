@@ -61,6 +61,20 @@ static void t_errors(void)
 
 /* ---- deadline ---- */
 
+static bool never_ready(void *p)
+{
+    return false;
+}
+
+static void wait_on_bad_fd(void *p, wasitls_waitset *ws)
+{
+    wasitls_waitset_fd(ws, 100000 + *(int *)p, POLLIN);
+}
+
+static void wait_on_nothing(void *p, wasitls_waitset *ws)
+{
+}
+
 static void t_deadline(void)
 {
     uint64_t t0 = wasitls_now_ns();
@@ -78,6 +92,33 @@ static void t_deadline(void)
     /* a past deadline is ready at once */
     wasitls_pollable *c = wasitls_pollable_deadline(0);
     CHECK(wasitls_pollable_block(c) == 0);
+    /* a pollable over a closed fd fails the wait instead of spinning */
+    int pp[2];
+    CHECK(pipe(pp) == 0);
+    wasitls_istream *dead = wasitls_istream_fd(pp[0], true);
+    wasitls_pollable *dp = wasitls_istream_subscribe(dead);
+    close(pp[0]);
+    close(pp[1]);
+    /* the fd is closed: ready() reports it (read will fail), so poll returns at once */
+    CHECK(wasitls_pollable_block(dp) == 0);
+    wasitls_pollable_free(dp);
+    CHECK(wasitls_istream_free(dead) == 0);
+    /* waits that could never end are errors, not hangs or spins: a closed fd (poll(2) and,
+     * with many, epoll), nothing to wait on at all */
+    static int ids[100];
+    static wasitls_pollable *bad[100];
+    for (int i = 0; i < 100; i++) {
+        ids[i] = i;
+        bad[i] = wasitls_pollable_child(&ids[i], NULL, never_ready, wait_on_bad_fd);
+    }
+    uint32_t rdy[100];
+    CHECK(wasitls_poll(bad, 1, rdy, &n) == WASITLS_E_INTERNAL);
+    CHECK(wasitls_poll(bad, 100, rdy, &n) == WASITLS_E_INTERNAL);
+    for (int i = 0; i < 100; i++)
+        wasitls_pollable_free(bad[i]);
+    wasitls_pollable *nothing = wasitls_pollable_child(ids, NULL, never_ready, wait_on_nothing);
+    CHECK(wasitls_pollable_block(nothing) == WASITLS_E_INTERNAL);
+    wasitls_pollable_free(nothing);
     /* an empty list is an error (the wasi layer traps) */
     CHECK(wasitls_poll(ps, 0, ready, &n) == WASITLS_E_INVAL);
     wasitls_pollable_free(a);
