@@ -27,6 +27,13 @@ static int error_to_debug_string(wasitls_ccall *call, void *env, const wasitls_c
 
 /* ---- poll ---- */
 
+static const char *wait_failure(int rc)
+{
+    return rc == WASITLS_E_INTERNAL
+               ? "none of the pollables can ever become ready (a deadlock, or a closed fd)"
+               : wasitls_strerror(rc);
+}
+
 static int pollable_dtor(void *env, void *rep, wasitls_error *err)
 {
     wasitls_pollable_free(rep);
@@ -50,7 +57,7 @@ static int pollable_block(wasitls_ccall *call, void *env, const wasitls_cval *ar
     NARGS(1);
     int rc = wasitls_pollable_block(ARG_REP(0));
     if (rc)
-        return wasitls_ccall_trap(call, "pollable.block: %s", wasitls_strerror(rc));
+        return wasitls_ccall_trap(call, "pollable.block: %s", wait_failure(rc));
     return 0;
 }
 
@@ -73,7 +80,7 @@ static int poll_poll(wasitls_ccall *call, void *env, const wasitls_cval *args, s
     size_t nr;
     int rc = wasitls_poll(ps, n, ready, &nr);
     if (rc)
-        return wasitls_ccall_trap(call, "poll: %s", wasitls_strerror(rc));
+        return wasitls_ccall_trap(call, "poll: %s", wait_failure(rc));
     wasitls_cval *items = wasitls_ccall_vals(call, nr);
     if (!items)
         return WASITLS_E_NOMEM;
