@@ -25,6 +25,13 @@
  *   wasitls_wasi_config   plain data owned by the caller; wasitls_wasi_new copies what it keeps.
  *   wasitls_wasi          one guest run's context. Registered functions refer to it, so it must
  *                         outlive the linker's instances (free instances first, then it).
+ *   Parents and children  a pollable is a child of what it subscribed to (stream, socket,
+ *                         datagram stream, lookup); a guest dropping the parent first traps. A
+ *                         parent whose drop was refused is freed by a later destructor call
+ *                         (instance teardown) or, at the latest, by wasitls_wasi_free.
+ *   Sockets               a TCP socket and the two streams it hands out share the fd: the
+ *                         last of them to go closes it, so streams may outlive the socket (and a
+ *                         TLS connection that took the streams keeps the connection open).
  */
 #ifndef WASITLS_WASI_H
 #define WASITLS_WASI_H
