@@ -55,9 +55,8 @@ static const char usage_text[] =
 static const char *const s_values[] = {"tls", "inherit-network", "allow-ip-name-lookup"};
 
 /* Every option, for the unknown-option hint. */
-static const char *const long_opts[] = {"--dir",     "--env",         "--tier",
-                                        "--tls-ca",  "--tls-backend", "--tls-handshake-timeout",
-                                        "--help"};
+static const char *const long_opts[] = {
+    "--dir", "--env", "--tier", "--tls-ca", "--tls-backend", "--tls-handshake-timeout", "--help"};
 
 struct run_opts {
     bool tls, net, lookup;
@@ -87,8 +86,7 @@ static int usage_error(const char *fmt, const char *arg)
 static size_t distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40)
-        return SIZE_MAX;
+    if (la > 40 || lb > 40) return SIZE_MAX;
     size_t d[41][41];
     for (size_t i = 0; i <= la; i++)
         d[i][0] = i;
@@ -97,10 +95,8 @@ static size_t distance(const char *a, const char *b)
     for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
             size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c)
-                c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c)
-                c = d[i][j - 1] + 1;
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
             d[i][j] = c;
         }
     return d[la][lb];
@@ -123,8 +119,7 @@ static const char *closest(const char *s, const char *const *cands, size_t n)
 static int add_s(struct run_opts *o, const char *list)
 {
     char *copy = strdup(list);
-    if (!copy)
-        return 1;
+    if (!copy) return 1;
     int rc = 0;
     char *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -137,8 +132,7 @@ static int add_s(struct run_opts *o, const char *list)
         else {
             const char *m = closest(t, s_values, 3);
             fprintf(stderr, "error: unknown -S value '%s'", t);
-            if (m)
-                fprintf(stderr, " (did you mean '%s'?)", m);
+            if (m) fprintf(stderr, " (did you mean '%s'?)", m);
             fprintf(stderr, "; valid values: tls, inherit-network, allow-ip-name-lookup\n");
             rc = 2;
             break;
@@ -154,8 +148,7 @@ static bool parse_timeout(const char *s, uint32_t *ms)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return false;
+    if (errno || end == s || v < 0) return false;
     double mul = 1000;
     if (*end == 0 || strcmp(end, "s") == 0)
         mul = 1000;
@@ -166,8 +159,7 @@ static bool parse_timeout(const char *s, uint32_t *ms)
     else
         return false;
     double r = v * mul;
-    if (r < 1 || r > 86400000.0)
-        return false;
+    if (r < 1 || r > 86400000.0) return false;
     *ms = (uint32_t)r;
     return true;
 }
@@ -175,8 +167,7 @@ static bool parse_timeout(const char *s, uint32_t *ms)
 static int push(const char ***arr, size_t *n, const char *v)
 {
     const char **a = realloc(*arr, (*n + 1) * sizeof *a);
-    if (!a)
-        return 1;
+    if (!a) return 1;
     a[(*n)++] = v;
     *arr = a;
     return 0;
@@ -188,8 +179,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
     int i = 1;
     for (; i < argc; i++) {
         char *a = argv[i];
-        if (a[0] != '-' || strcmp(a, "-") == 0)
-            break;
+        if (a[0] != '-' || strcmp(a, "-") == 0) break;
         if (strcmp(a, "--") == 0) {
             i++;
             break;
@@ -206,8 +196,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
                                    "allow-ip-name-lookup",
                                    "-S");
             int rc = add_s(o, v);
-            if (rc)
-                return rc;
+            if (rc) return rc;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
@@ -218,8 +207,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         const char *val = NULL;
         const char *eq = strchr(a, '=');
         size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name)
-            nl = sizeof name - 1;
+        if (nl >= sizeof name) nl = sizeof name - 1;
         memcpy(name, a, nl);
         name[nl] = 0;
         bool known = false;
@@ -228,8 +216,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         if (!known) {
             const char *m = closest(name, long_opts, sizeof long_opts / sizeof long_opts[0]);
             fprintf(stderr, "error: unknown option '%s'", name);
-            if (m)
-                fprintf(stderr, " (did you mean '%s'?)", m);
+            if (m) fprintf(stderr, " (did you mean '%s'?)", m);
             fprintf(stderr, "\n(see `wasitls run --help`)\n");
             return 2;
         }
@@ -268,8 +255,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return 1;
         }
     }
-    if (i >= argc)
-        return usage_error("%s", "missing COMPONENT.wasm");
+    if (i >= argc) return usage_error("%s", "missing COMPONENT.wasm");
     o->component = argv[i];
     o->guest_args = argv + i;
     o->nguest_args = argc - i;
@@ -279,8 +265,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
+    if (!f) return -errno;
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
@@ -330,8 +315,7 @@ int wasitls_cli_run(int argc, char **argv)
     wasitls_error err;
     wasitls_error_clear(&err);
     int rc;
-    if (status >= 0)
-        goto out;
+    if (status >= 0) goto out;
     status = 1;
 
 #ifndef WASITLS_HAVE_TLS
@@ -354,32 +338,26 @@ int wasitls_cli_run(int argc, char **argv)
 
     /* --env */
     env = calloc(o.nenvs + 1, sizeof *env);
-    if (!env)
-        goto oom;
+    if (!env) goto oom;
     for (size_t i = 0; i < o.nenvs; i++) {
         const char *e = o.envs[i];
         if (strchr(e, '=')) {
             env[nenv] = strdup(e);
         } else {
             const char *v = getenv(e);
-            if (!v)
-                continue; /* not set on the host: nothing to pass through */
+            if (!v) continue; /* not set on the host: nothing to pass through */
             size_t n = strlen(e) + strlen(v) + 2;
             env[nenv] = malloc(n);
-            if (env[nenv])
-                snprintf(env[nenv], n, "%s=%s", e, v);
+            if (env[nenv]) snprintf(env[nenv], n, "%s=%s", e, v);
         }
-        if (!env[nenv++])
-            goto oom;
+        if (!env[nenv++]) goto oom;
     }
     /* --dir HOST[::GUEST] */
     pre = calloc(o.ndirs + 1, sizeof *pre);
-    if (!pre)
-        goto oom;
+    if (!pre) goto oom;
     for (size_t i = 0; i < o.ndirs; i++) {
         char *d = strdup(o.dirs[i]);
-        if (!d)
-            goto oom;
+        if (!d) goto oom;
         char *sep = strstr(d, "::");
         if (sep) {
             *sep = 0;
@@ -407,8 +385,7 @@ int wasitls_cli_run(int argc, char **argv)
     wasitls_engine_config ecfg;
     wasitls_engine_config_default(&ecfg);
     ecfg.tier = (wasitls_tier)o.tier;
-    if ((rc = wasitls_engine_new(&ecfg, &engine, &err)))
-        goto fail;
+    if ((rc = wasitls_engine_new(&ecfg, &engine, &err))) goto fail;
     if ((rc = wasitls_component_new(engine, bytes, len, &comp, &err))) {
         wasitls_error_prefix(&err, "%s", o.component);
         goto fail;
@@ -428,10 +405,8 @@ int wasitls_cli_run(int argc, char **argv)
     wcfg.npreopens = o.ndirs;
     wcfg.inherit_network = o.net;
     wcfg.allow_ip_name_lookup = o.lookup;
-    if ((rc = wasitls_wasi_new(&wcfg, &wasi, &err)))
-        goto fail;
-    if ((rc = wasitls_wasi_add_to_linker(wasi, linker, &err)))
-        goto fail;
+    if ((rc = wasitls_wasi_new(&wcfg, &wasi, &err))) goto fail;
+    if ((rc = wasitls_wasi_add_to_linker(wasi, linker, &err))) goto fail;
 
 #ifdef WASITLS_HAVE_TLS
     /* TLS hook: the policy from --tls-* goes to the TLS module; without -S tls only a hint
@@ -443,22 +418,19 @@ int wasitls_cli_run(int argc, char **argv)
         tcfg.ca_files = o.cas;
         tcfg.n_ca_files = o.ncas;
         tcfg.handshake_timeout_ms = o.hs_timeout_ms;
-        if ((rc = wasitls_tls_register(linker, o.tls ? &tcfg : NULL, &err)))
-            goto fail;
+        if ((rc = wasitls_tls_register(linker, o.tls ? &tcfg : NULL, &err))) goto fail;
     }
 #else
-    if ((rc = wasitls_linker_hint(linker, "wasi:tls/",
-                                  "this wasitls was built without wasi:tls"))) {
+    if ((rc =
+             wasitls_linker_hint(linker, "wasi:tls/", "this wasitls was built without wasi:tls"))) {
         wasitls_error_set(&err, rc, NULL);
         goto fail;
     }
 #endif
 
-    if ((rc = wasitls_cinstance_new(comp, linker, wasi, &inst, &err)))
-        goto fail;
+    if ((rc = wasitls_cinstance_new(comp, linker, wasi, &inst, &err))) goto fail;
     rc = wasitls_wasi_run(wasi, inst, &err);
-    if (rc < 0)
-        goto fail;
+    if (rc < 0) goto fail;
     status = rc > 255 ? 255 : rc;
     goto out;
 

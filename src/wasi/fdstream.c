@@ -35,16 +35,12 @@ static int classify(int fd, bool borrowed)
 {
     struct stat st;
     if (fstat(fd, &st) == 0) {
-        if (S_ISSOCK(st.st_mode))
-            return K_SOCKET;
-        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
-            return K_REGULAR;
+        if (S_ISSOCK(st.st_mode)) return K_SOCKET;
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) return K_REGULAR;
     }
     int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK))
-        return K_NONBLOCK;
-    if (!borrowed && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
-        return K_NONBLOCK;
+    if (fl >= 0 && (fl & O_NONBLOCK)) return K_NONBLOCK;
+    if (!borrowed && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) return K_NONBLOCK;
     return K_GATED;
 }
 
@@ -76,43 +72,32 @@ static int64_t take_failure(uint8_t *state, int *code, wasitls_ioerr **fail, was
 static int64_t fdi_read(wasitls_istream *base, uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
     fd_istream *s = (fd_istream *)base;
-    if (s->state == S_CLOSED)
-        return WASITLS_E_CLOSED;
-    if (s->state == S_FAILED)
-        return take_failure(&s->state, &s->fail_code, &s->fail, err);
-    if (len == 0)
-        return 0;
-    if (s->kind == K_GATED && !wasitls__fd_revents(s->fd, POLLIN))
-        return 0;
-    if (len > SSIZE_MAX)
-        len = SSIZE_MAX;
+    if (s->state == S_CLOSED) return WASITLS_E_CLOSED;
+    if (s->state == S_FAILED) return take_failure(&s->state, &s->fail_code, &s->fail, err);
+    if (len == 0) return 0;
+    if (s->kind == K_GATED && !wasitls__fd_revents(s->fd, POLLIN)) return 0;
+    if (len > SSIZE_MAX) len = SSIZE_MAX;
     for (;;) {
-        ssize_t n = s->kind == K_SOCKET ? recv(s->fd, buf, len, MSG_DONTWAIT)
-                                        : read(s->fd, buf, len);
-        if (n > 0)
-            return n;
+        ssize_t n =
+            s->kind == K_SOCKET ? recv(s->fd, buf, len, MSG_DONTWAIT) : read(s->fd, buf, len);
+        if (n > 0) return n;
         if (n == 0) {
             s->state = S_CLOSED;
             return WASITLS_E_CLOSED;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         int e = errno;
         s->state = S_CLOSED;
-        if (err)
-            *err = wasitls__ioerr_errno(e, s->kind == K_SOCKET, "read");
-        return wasitls__errno_code(e) == WASITLS_E_CLOSED ? WASITLS_E_IO
-                                                          : wasitls__errno_code(e);
+        if (err) *err = wasitls__ioerr_errno(e, s->kind == K_SOCKET, "read");
+        return wasitls__errno_code(e) == WASITLS_E_CLOSED ? WASITLS_E_IO : wasitls__errno_code(e);
     }
 }
 
 static bool fdi_ready(wasitls_istream *base)
 {
     fd_istream *s = (fd_istream *)base;
-    if (s->state != S_OPEN || s->kind == K_REGULAR)
-        return true;
+    if (s->state != S_OPEN || s->kind == K_REGULAR) return true;
     return wasitls__fd_revents(s->fd, POLLIN) != 0;
 }
 
@@ -129,10 +114,8 @@ static void fdi_destroy(wasitls_istream *base)
 {
     fd_istream *s = (fd_istream *)base;
     wasitls_ioerr_free(s->fail);
-    if (!s->borrowed)
-        wasitls__fd_close(s->fd);
-    if (s->release)
-        s->release(s->ctx);
+    if (!s->borrowed) wasitls__fd_close(s->fd);
+    if (s->release) s->release(s->ctx);
     free(s);
 }
 
@@ -147,11 +130,9 @@ static const wasitls_istream_ops fdi_ops = {
 wasitls_istream *wasitls__istream_fd_ex(int fd, bool borrowed, void (*release)(void *ctx),
                                         void *ctx)
 {
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     fd_istream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->base.ops = &fdi_ops;
     s->fd = fd;
     s->borrowed = borrowed;
@@ -209,21 +190,17 @@ static ssize_t fdo_push(fd_ostream *s, const uint8_t *p, size_t n)
             short re = wasitls__fd_revents(s->fd, POLLOUT);
             if (!(re & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)))
                 break; /* (an invalid fd goes on to fail in write) */
-            if (chunk > PIPE_BUF)
-                chunk = PIPE_BUF;
+            if (chunk > PIPE_BUF) chunk = PIPE_BUF;
         }
-        if (chunk > SSIZE_MAX)
-            chunk = SSIZE_MAX;
+        if (chunk > SSIZE_MAX) chunk = SSIZE_MAX;
         ssize_t w = s->kind == K_SOCKET ? send(s->fd, p + done, chunk, MSG_DONTWAIT | MSG_NOSIGNAL)
                                         : write(s->fd, p + done, chunk);
         if (w > 0) {
             done += (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         fdo_set_failed(s, w < 0 ? errno : EIO);
         return -1;
     }
@@ -232,11 +209,9 @@ static ssize_t fdo_push(fd_ostream *s, const uint8_t *p, size_t n)
 
 static void fdo_drain(fd_ostream *s)
 {
-    if (s->state != S_OPEN || s->len == 0)
-        return;
+    if (s->state != S_OPEN || s->len == 0) return;
     ssize_t w = fdo_push(s, s->buf + s->off, s->len);
-    if (w < 0)
-        return;
+    if (w < 0) return;
     s->off += (size_t)w;
     s->len -= (size_t)w;
     if (s->len == 0) {
@@ -247,8 +222,7 @@ static void fdo_drain(fd_ostream *s)
 
 static int64_t fdo_status(fd_ostream *s, wasitls_ioerr **err)
 {
-    if (s->state == S_CLOSED)
-        return WASITLS_E_CLOSED;
+    if (s->state == S_CLOSED) return WASITLS_E_CLOSED;
     return take_failure(&s->state, &s->fail_code, &s->fail, err);
 }
 
@@ -256,35 +230,28 @@ static int64_t fdo_check_write(wasitls_ostream *base, wasitls_ioerr **err)
 {
     fd_ostream *s = (fd_ostream *)base;
     fdo_drain(s);
-    if (s->state != S_OPEN)
-        return fdo_status(s, err);
-    if (s->flushing)
-        return 0;
+    if (s->state != S_OPEN) return fdo_status(s, err);
+    if (s->flushing) return 0;
     return (int64_t)(OBUF_CAP - s->len);
 }
 
 static int fdo_write(wasitls_ostream *base, const uint8_t *p, size_t n, wasitls_ioerr **err)
 {
     fd_ostream *s = (fd_ostream *)base;
-    if (s->state != S_OPEN)
-        return (int)fdo_status(s, err);
-    if (n == 0)
-        return 0;
+    if (s->state != S_OPEN) return (int)fdo_status(s, err);
+    if (n == 0) return 0;
     if (s->flushing || n > OBUF_CAP - s->len)
         return WASITLS_E_INVAL; /* more than check-write permitted */
     if (s->len == 0) {
         ssize_t w = fdo_push(s, p, n);
-        if (w < 0)
-            return 0; /* reported by the next check-write, as wasi:io prescribes */
+        if (w < 0) return 0; /* reported by the next check-write, as wasi:io prescribes */
         p += w;
         n -= (size_t)w;
-        if (n == 0)
-            return 0;
+        if (n == 0) return 0;
     }
     if (!s->buf) {
         s->buf = malloc(OBUF_CAP);
-        if (!s->buf)
-            return WASITLS_E_NOMEM;
+        if (!s->buf) return WASITLS_E_NOMEM;
     }
     if (s->off + s->len + n > OBUF_CAP) {
         memmove(s->buf, s->buf + s->off, s->len);
@@ -298,10 +265,8 @@ static int fdo_write(wasitls_ostream *base, const uint8_t *p, size_t n, wasitls_
 static int fdo_flush(wasitls_ostream *base, wasitls_ioerr **err)
 {
     fd_ostream *s = (fd_ostream *)base;
-    if (s->state != S_OPEN)
-        return (int)fdo_status(s, err);
-    if (s->len)
-        s->flushing = true;
+    if (s->state != S_OPEN) return (int)fdo_status(s, err);
+    if (s->len) s->flushing = true;
     fdo_drain(s);
     return 0;
 }
@@ -310,8 +275,7 @@ static bool fdo_ready(wasitls_ostream *base)
 {
     fd_ostream *s = (fd_ostream *)base;
     fdo_drain(s);
-    if (s->state != S_OPEN || s->len == 0)
-        return true;
+    if (s->state != S_OPEN || s->len == 0) return true;
     return !s->flushing && s->len < OBUF_CAP;
 }
 
@@ -337,16 +301,13 @@ static void fdo_destroy(wasitls_ostream *base)
     while (s->borrowed && s->kind != K_SOCKET && s->state == S_OPEN && s->len &&
            wasitls_now_ns() < give_up) {
         struct pollfd p = {.fd = s->fd, .events = POLLOUT};
-        if (poll(&p, 1, 100) < 0 && errno != EINTR)
-            break;
+        if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
         fdo_drain(s);
     }
     wasitls_ioerr_free(s->fail);
     free(s->buf);
-    if (!s->borrowed)
-        wasitls__fd_close(s->fd);
-    if (s->release)
-        s->release(s->ctx);
+    if (!s->borrowed) wasitls__fd_close(s->fd);
+    if (s->release) s->release(s->ctx);
     free(s);
 }
 
@@ -363,11 +324,9 @@ static const wasitls_ostream_ops fdo_ops = {
 wasitls_ostream *wasitls__ostream_fd_ex(int fd, bool borrowed, void (*release)(void *ctx),
                                         void *ctx)
 {
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     fd_ostream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->base.ops = &fdo_ops;
     s->fd = fd;
     s->borrowed = borrowed;

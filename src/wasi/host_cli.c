@@ -17,12 +17,10 @@ static int env_get_environment(wasitls_ccall *call, void *env, const wasitls_cva
 {
     wasitls_wasi *w = env;
     wasitls_cval *items = wasitls_ccall_vals(call, w->nenv ? w->nenv : 1);
-    if (!items)
-        return WASITLS_E_NOMEM;
+    if (!items) return WASITLS_E_NOMEM;
     for (size_t i = 0; i < w->nenv; i++) {
         wasitls_cval *t = wasitls__aggregate(call, &items[i], WASITLS_CV_TUPLE, 2);
-        if (!t)
-            return WASITLS_E_NOMEM;
+        if (!t) return WASITLS_E_NOMEM;
         t[0] = cv_str(w->env_names[i], strlen(w->env_names[i]));
         t[1] = cv_str(w->env_values[i], strlen(w->env_values[i]));
     }
@@ -33,13 +31,12 @@ static int env_get_environment(wasitls_ccall *call, void *env, const wasitls_cva
 }
 
 /* get-arguments: func() -> list<string>; */
-static int env_get_arguments(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int env_get_arguments(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     wasitls_wasi *w = env;
     wasitls_cval *items = wasitls_ccall_vals(call, w->nargs ? w->nargs : 1);
-    if (!items)
-        return WASITLS_E_NOMEM;
+    if (!items) return WASITLS_E_NOMEM;
     for (size_t i = 0; i < w->nargs; i++)
         items[i] = cv_str(w->args[i], strlen(w->args[i]));
     *result = cv_kind(WASITLS_CV_LIST);
@@ -49,8 +46,8 @@ static int env_get_arguments(wasitls_ccall *call, void *env, const wasitls_cval 
 }
 
 /* initial-cwd: func() -> option<string>; */
-static int env_initial_cwd(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result)
+static int env_initial_cwd(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                           wasitls_cval *result)
 {
     wasitls_wasi *w = env;
     if (!w->cwd) {
@@ -101,18 +98,16 @@ static int stdin_get(wasitls_ccall *call, void *env, const wasitls_cval *args, s
     wasitls_wasi *w = env;
     wasitls_istream *s = w->stdin_fd >= 0 ? wasitls_istream_fd(w->stdin_fd, true)
                                           : wasitls_istream_fd(null_fd(O_RDONLY), false);
-    if (!s)
-        return wasitls_ccall_trap(call, "get-stdin: cannot make a stream");
+    if (!s) return wasitls_ccall_trap(call, "get-stdin: cannot make a stream");
     *result = wasitls_cv_own(s);
     return 0;
 }
 
 static int ostd_get(wasitls_ccall *call, int fd, wasitls_cval *result)
 {
-    wasitls_ostream *s = fd >= 0 ? wasitls_ostream_fd(fd, true)
-                                 : wasitls_ostream_fd(null_fd(O_WRONLY), false);
-    if (!s)
-        return wasitls_ccall_trap(call, "get-stdout/stderr: cannot make a stream");
+    wasitls_ostream *s =
+        fd >= 0 ? wasitls_ostream_fd(fd, true) : wasitls_ostream_fd(null_fd(O_WRONLY), false);
+    if (!s) return wasitls_ccall_trap(call, "get-stdout/stderr: cannot make a stream");
     *result = wasitls_cv_own(s);
     return 0;
 }
@@ -157,15 +152,14 @@ static int mono_now(wasitls_ccall *call, void *env, const wasitls_cval *args, si
 static uint64_t res_ns(clockid_t id)
 {
     struct timespec ts;
-    if (clock_getres(id, &ts) != 0)
-        return 1;
+    if (clock_getres(id, &ts) != 0) return 1;
     uint64_t r = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return r ? r : 1;
 }
 
 /* monotonic-clock.resolution: func() -> duration; */
-static int mono_resolution(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result)
+static int mono_resolution(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                           wasitls_cval *result)
 {
     *result = cv_u64(res_ns(CLOCK_MONOTONIC));
     return 0;
@@ -174,8 +168,7 @@ static int mono_resolution(wasitls_ccall *call, void *env, const wasitls_cval *a
 static int deadline_result(wasitls_ccall *call, uint64_t at, wasitls_cval *result)
 {
     wasitls_pollable *p = wasitls_pollable_deadline(at);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -200,8 +193,7 @@ static int mono_subscribe_duration(wasitls_ccall *call, void *env, const wasitls
 static int datetime(wasitls_ccall *call, wasitls_cval *out, uint64_t s, uint32_t ns)
 {
     wasitls_cval *f = wasitls__aggregate(call, out, WASITLS_CV_RECORD, 2);
-    if (!f)
-        return WASITLS_E_NOMEM;
+    if (!f) return WASITLS_E_NOMEM;
     f[0] = cv_u64(s);
     f[1] = cv_u32(ns);
     return 0;
@@ -213,14 +205,13 @@ static int wall_now(wasitls_ccall *call, void *env, const wasitls_cval *args, si
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec < 0)
-        ts.tv_sec = 0, ts.tv_nsec = 0;
+    if (ts.tv_sec < 0) ts.tv_sec = 0, ts.tv_nsec = 0;
     return datetime(call, result, (uint64_t)ts.tv_sec, (uint32_t)ts.tv_nsec);
 }
 
 /* wall-clock.resolution: func() -> datetime; */
-static int wall_resolution(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result)
+static int wall_resolution(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                           wasitls_cval *result)
 {
     uint64_t r = res_ns(CLOCK_REALTIME);
     return datetime(call, result, r / 1000000000u, (uint32_t)(r % 1000000000u));
@@ -231,8 +222,7 @@ static int tz_display(wasitls_ccall *call, void *env, const wasitls_cval *args, 
                       wasitls_cval *result)
 {
     wasitls_cval *f = wasitls__aggregate(call, result, WASITLS_CV_RECORD, 3);
-    if (!f)
-        return WASITLS_E_NOMEM;
+    if (!f) return WASITLS_E_NOMEM;
     f[0] = wasitls_cv_u64(WASITLS_CV_S32, 0);
     f[0].of.s = 0;
     f[1] = cv_str("UTC", 3);
@@ -258,8 +248,7 @@ static int fill_random(uint8_t *p, size_t n)
     while (n) {
         ssize_t r = getrandom(p, n, 0);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return WASITLS_E_IO;
         }
         p += r;
@@ -279,8 +268,7 @@ static int random_bytes(wasitls_ccall *call, void *env, const wasitls_cval *args
                                   (unsigned long long)len);
     uint8_t *dst;
     int rc = wasitls_ccall_guest_bytes(call, (size_t)len, false, &dst, result);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (fill_random(dst, (size_t)len))
         return wasitls_ccall_trap(call, "get-random-bytes: the system random source failed");
     return 0;
@@ -318,8 +306,7 @@ static int insecure_bytes(wasitls_ccall *call, void *env, const wasitls_cval *ar
                                   (unsigned long long)len);
     uint8_t *dst;
     int rc = wasitls_ccall_guest_bytes(call, (size_t)len, false, &dst, result);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (size_t i = 0; i < len; i += 8) {
         uint64_t v = xorshift(env);
         memcpy(dst + i, &v, len - i < 8 ? len - i : 8);
@@ -341,8 +328,7 @@ static int insecure_seed(wasitls_ccall *call, void *env, const wasitls_cval *arg
 {
     wasitls_wasi *w = env;
     wasitls_cval *t = wasitls__aggregate(call, result, WASITLS_CV_TUPLE, 2);
-    if (!t)
-        return WASITLS_E_NOMEM;
+    if (!t) return WASITLS_E_NOMEM;
     t[0] = cv_u64(w->seed[0]);
     t[1] = cv_u64(w->seed[1]);
     return 0;

@@ -64,44 +64,82 @@ typedef struct fs_desc {
 uint32_t wasitls__errno_fs(int e)
 {
     switch (e) {
-    case EACCES: return 0;
-    case EAGAIN: return 1;
-    case EALREADY: return 2;
-    case EBADF: return 3;
-    case EBUSY: return 4;
-    case EDEADLK: return 5;
-    case EDQUOT: return 6;
-    case EEXIST: return 7;
-    case EFBIG: return 8;
-    case EILSEQ: return 9;
-    case EINPROGRESS: return 10;
-    case EINTR: return 11;
-    case EINVAL: return 12;
-    case EIO: return 13;
-    case EISDIR: return 14;
-    case ELOOP: return 15;
-    case EMLINK: return 16;
-    case EMSGSIZE: return 17;
-    case ENAMETOOLONG: return 18;
-    case ENODEV: return 19;
-    case ENOENT: return 20;
-    case ENOLCK: return 21;
-    case ENOMEM: return 22;
-    case ENOSPC: return 23;
-    case ENOTDIR: return 24;
-    case ENOTEMPTY: return 25;
-    case ENOTRECOVERABLE: return 26;
-    case ENOTSUP: return 27;
-    case ENOTTY: return 28;
-    case ENXIO: return 29;
-    case EOVERFLOW: return 30;
-    case EPERM: return 31;
-    case EPIPE: return 32;
-    case EROFS: return 33;
-    case ESPIPE: return 34;
-    case ETXTBSY: return 35;
-    case EXDEV: return 36;
-    default: return FE_IO;
+    case EACCES:
+        return 0;
+    case EAGAIN:
+        return 1;
+    case EALREADY:
+        return 2;
+    case EBADF:
+        return 3;
+    case EBUSY:
+        return 4;
+    case EDEADLK:
+        return 5;
+    case EDQUOT:
+        return 6;
+    case EEXIST:
+        return 7;
+    case EFBIG:
+        return 8;
+    case EILSEQ:
+        return 9;
+    case EINPROGRESS:
+        return 10;
+    case EINTR:
+        return 11;
+    case EINVAL:
+        return 12;
+    case EIO:
+        return 13;
+    case EISDIR:
+        return 14;
+    case ELOOP:
+        return 15;
+    case EMLINK:
+        return 16;
+    case EMSGSIZE:
+        return 17;
+    case ENAMETOOLONG:
+        return 18;
+    case ENODEV:
+        return 19;
+    case ENOENT:
+        return 20;
+    case ENOLCK:
+        return 21;
+    case ENOMEM:
+        return 22;
+    case ENOSPC:
+        return 23;
+    case ENOTDIR:
+        return 24;
+    case ENOTEMPTY:
+        return 25;
+    case ENOTRECOVERABLE:
+        return 26;
+    case ENOTSUP:
+        return 27;
+    case ENOTTY:
+        return 28;
+    case ENXIO:
+        return 29;
+    case EOVERFLOW:
+        return 30;
+    case EPERM:
+        return 31;
+    case EPIPE:
+        return 32;
+    case EROFS:
+        return 33;
+    case ESPIPE:
+        return 34;
+    case ETXTBSY:
+        return 35;
+    case EXDEV:
+        return 36;
+    default:
+        return FE_IO;
     }
 }
 
@@ -114,8 +152,7 @@ static int openat2_state; /* 0 unknown, 1 available, -1 not */
 
 static bool use_openat2(void)
 {
-    if (openat2_state == 0)
-        openat2_state = getenv("WASITLS_NO_OPENAT2") ? -1 : 1;
+    if (openat2_state == 0) openat2_state = getenv("WASITLS_NO_OPENAT2") ? -1 : 1;
     return openat2_state > 0;
 }
 
@@ -155,8 +192,7 @@ static int walk_beneath(int dirfd, const char *path, int oflags, mode_t mode, bo
         memmove(rest, after, strlen(after) + 1);
         bool last = rest[strspn(rest, "/")] == 0;
         int top = depth ? stack[depth - 1] : dirfd;
-        if (strcmp(comp, ".") == 0)
-            continue;
+        if (strcmp(comp, ".") == 0) continue;
         if (strcmp(comp, "..") == 0) {
             if (depth == 0) {
                 ret = -EPERM; /* would leave the preopen */
@@ -221,10 +257,8 @@ out:
  * Returns an fd or -errno (EPERM for any attempt to leave). */
 static int open_beneath(int dirfd, const char *path, int oflags, mode_t mode, bool follow)
 {
-    if (path[0] == '/')
-        return -EPERM;
-    if (!follow)
-        oflags |= O_NOFOLLOW;
+    if (path[0] == '/') return -EPERM;
+    if (!follow) oflags |= O_NOFOLLOW;
     if (use_openat2()) {
         struct open_how how = {
             .flags = (uint64_t)(oflags | O_CLOEXEC),
@@ -233,20 +267,16 @@ static int open_beneath(int dirfd, const char *path, int oflags, mode_t mode, bo
         };
         for (int tries = 0; tries < 8; tries++) {
             long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-            if (fd >= 0)
-                return (int)fd;
-            if (errno == EAGAIN)
-                continue;
-            if (errno == EXDEV)
-                return -EPERM;
+            if (fd >= 0) return (int)fd;
+            if (errno == EAGAIN) continue;
+            if (errno == EXDEV) return -EPERM;
             if (errno == ENOSYS || errno == E2BIG) {
                 openat2_state = -1;
                 break;
             }
             return -errno;
         }
-        if (openat2_state > 0)
-            return -EAGAIN;
+        if (openat2_state > 0) return -EAGAIN;
     }
     return walk_beneath(dirfd, path, oflags & ~O_NOFOLLOW, mode, follow);
 }
@@ -255,13 +285,10 @@ static int open_beneath(int dirfd, const char *path, int oflags, mode_t mode, bo
 static int guest_path(wasitls_ccall *call, const wasitls_cval *v, char **out)
 {
     size_t n = v->of.str.len;
-    if (n > PATH_MAX)
-        return -ENAMETOOLONG;
-    if (memchr(v->of.str.ptr, 0, n))
-        return -EILSEQ;
+    if (n > PATH_MAX) return -ENAMETOOLONG;
+    if (memchr(v->of.str.ptr, 0, n)) return -EILSEQ;
     char *s = wasitls_ccall_alloc(call, n + 1);
-    if (!s)
-        return -ENOMEM;
+    if (!s) return -ENOMEM;
     memcpy(s, v->of.str.ptr, n);
     s[n] = 0;
     *out = s;
@@ -273,17 +300,14 @@ static int guest_path(wasitls_ccall *call, const wasitls_cval *v, char **out)
  * cannot be the subject of an entry operation: EINVAL. */
 static int open_parent(int dirfd, char *path, int *pfd, const char **base)
 {
-    if (path[0] == '/')
-        return -EPERM;
+    if (path[0] == '/') return -EPERM;
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/')
         path[--n] = 0;
-    if (n == 0)
-        return -ENOENT;
+    if (n == 0) return -ENOENT;
     char *slash = strrchr(path, '/');
     const char *b = slash ? slash + 1 : path;
-    if (strcmp(b, ".") == 0 || strcmp(b, "..") == 0)
-        return -EINVAL;
+    if (strcmp(b, ".") == 0 || strcmp(b, "..") == 0) return -EINVAL;
     *base = b;
     if (!slash) {
         *pfd = dirfd;
@@ -292,16 +316,14 @@ static int open_parent(int dirfd, char *path, int *pfd, const char **base)
     *slash = 0;
     int fd = open_beneath(dirfd, slash == path ? "." : path, O_PATH | O_DIRECTORY, 0, true);
     *slash = '/';
-    if (fd < 0)
-        return fd;
+    if (fd < 0) return fd;
     *pfd = fd;
     return 0;
 }
 
 static void close_parent(int pfd, int dirfd)
 {
-    if (pfd >= 0 && pfd != dirfd)
-        close(pfd);
+    if (pfd >= 0 && pfd != dirfd) close(pfd);
 }
 
 /* ---- results ---- */
@@ -319,20 +341,13 @@ static int fs_ok(wasitls_ccall *call, wasitls_cval *result)
 
 static uint32_t mode_type(mode_t m)
 {
-    if (S_ISREG(m))
-        return DT_T_REGULAR;
-    if (S_ISDIR(m))
-        return DT_T_DIR;
-    if (S_ISLNK(m))
-        return DT_T_SYMLINK;
-    if (S_ISCHR(m))
-        return DT_T_CHAR;
-    if (S_ISBLK(m))
-        return DT_T_BLOCK;
-    if (S_ISFIFO(m))
-        return DT_T_FIFO;
-    if (S_ISSOCK(m))
-        return DT_T_SOCKET;
+    if (S_ISREG(m)) return DT_T_REGULAR;
+    if (S_ISDIR(m)) return DT_T_DIR;
+    if (S_ISLNK(m)) return DT_T_SYMLINK;
+    if (S_ISCHR(m)) return DT_T_CHAR;
+    if (S_ISBLK(m)) return DT_T_BLOCK;
+    if (S_ISFIFO(m)) return DT_T_FIFO;
+    if (S_ISSOCK(m)) return DT_T_SOCKET;
     return DT_T_UNKNOWN;
 }
 
@@ -340,8 +355,7 @@ static int some_datetime(wasitls_ccall *call, wasitls_cval *out, const struct ti
 {
     wasitls_cval dt;
     wasitls_cval *f = wasitls__aggregate(call, &dt, WASITLS_CV_RECORD, 2);
-    if (!f)
-        return WASITLS_E_NOMEM;
+    if (!f) return WASITLS_E_NOMEM;
     f[0] = cv_u64(ts->tv_sec < 0 ? 0 : (uint64_t)ts->tv_sec);
     f[1] = cv_u32((uint32_t)ts->tv_nsec);
     return wasitls__some(call, out, dt);
@@ -351,8 +365,7 @@ static int stat_result(wasitls_ccall *call, wasitls_cval *result, const struct s
 {
     wasitls_cval rec;
     wasitls_cval *f = wasitls__aggregate(call, &rec, WASITLS_CV_RECORD, 6);
-    if (!f)
-        return WASITLS_E_NOMEM;
+    if (!f) return WASITLS_E_NOMEM;
     f[0] = cv_enum(mode_type(st->st_mode));
     f[1] = cv_u64((uint64_t)st->st_nlink);
     f[2] = cv_u64((uint64_t)st->st_size);
@@ -369,8 +382,7 @@ static int hash_result(wasitls_ccall *call, wasitls_cval *result, const struct s
     uint64_t lo = b * 0x9E3779B97F4A7C15ull ^ a, hi = a * 0xC2B2AE3D27D4EB4Full ^ b;
     wasitls_cval rec;
     wasitls_cval *f = wasitls__aggregate(call, &rec, WASITLS_CV_RECORD, 2);
-    if (!f)
-        return WASITLS_E_NOMEM;
+    if (!f) return WASITLS_E_NOMEM;
     f[0] = cv_u64(lo);
     f[1] = cv_u64(hi);
     return wasitls__ok(call, result, &rec);
@@ -379,8 +391,7 @@ static int hash_result(wasitls_ccall *call, wasitls_cval *result, const struct s
 static fs_desc *desc_new(int fd, uint64_t flags)
 {
     fs_desc *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     struct stat st;
     d->fd = fd;
     d->flags = flags;
@@ -408,10 +419,8 @@ typedef struct {
 static int64_t fi_read(wasitls_istream *b, uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
     file_istream *s = (file_istream *)b;
-    if (s->closed)
-        return WASITLS_E_CLOSED;
-    if (len == 0)
-        return 0;
+    if (s->closed) return WASITLS_E_CLOSED;
+    if (len == 0) return 0;
     for (;;) {
         ssize_t n = pread(s->fd, buf, len, (off_t)s->pos);
         if (n > 0) {
@@ -422,12 +431,10 @@ static int64_t fi_read(wasitls_istream *b, uint8_t *buf, size_t len, wasitls_ioe
             s->closed = true;
             return WASITLS_E_CLOSED;
         }
-        if (errno == EINTR)
-            continue;
+        if (errno == EINTR) continue;
         int e = errno;
         s->closed = true;
-        if (err)
-            *err = wasitls__ioerr_file(e, "read");
+        if (err) *err = wasitls__ioerr_file(e, "read");
         return WASITLS_E_IO;
     }
 }
@@ -470,8 +477,7 @@ typedef struct {
 
 static int64_t fo_status(file_ostream *s, wasitls_ioerr **err)
 {
-    if (s->state == 2)
-        return WASITLS_E_CLOSED;
+    if (s->state == 2) return WASITLS_E_CLOSED;
     s->state = 2;
     if (err)
         *err = s->fail;
@@ -484,27 +490,22 @@ static int64_t fo_status(file_ostream *s, wasitls_ioerr **err)
 static int64_t fo_check_write(wasitls_ostream *b, wasitls_ioerr **err)
 {
     file_ostream *s = (file_ostream *)b;
-    if (s->state)
-        return fo_status(s, err);
+    if (s->state) return fo_status(s, err);
     return FILE_WRITE_PERMIT;
 }
 
 static int fo_write(wasitls_ostream *b, const uint8_t *p, size_t n, wasitls_ioerr **err)
 {
     file_ostream *s = (file_ostream *)b;
-    if (s->state)
-        return (int)fo_status(s, err);
-    if (n > FILE_WRITE_PERMIT)
-        return WASITLS_E_INVAL;
+    if (s->state) return (int)fo_status(s, err);
+    if (n > FILE_WRITE_PERMIT) return WASITLS_E_INVAL;
     if (s->append) {
         struct stat st;
-        if (fstat(s->fd, &st) == 0)
-            s->pos = (uint64_t)st.st_size;
+        if (fstat(s->fd, &st) == 0) s->pos = (uint64_t)st.st_size;
     }
     while (n) {
         ssize_t w = pwrite(s->fd, p, n, (off_t)s->pos);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             s->state = 1;
             s->fail = wasitls__ioerr_file(w < 0 ? errno : EIO, "write");
@@ -556,18 +557,15 @@ static const wasitls_ostream_ops fo_ops = {
 #define DESC(i) ((fs_desc *)args[i].of.res.rep)
 
 /* read-via-stream: func(offset: filesize) -> result<input-stream, error-code>; */
-static int d_read_via_stream(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int d_read_via_stream(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(2);
     fs_desc *d = DESC(0);
-    if (d->is_dir)
-        return wasitls__err_code(call, result, FE_IS_DIRECTORY);
-    if (!(d->flags & DF_READ))
-        return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
+    if (d->is_dir) return wasitls__err_code(call, result, FE_IS_DIRECTORY);
+    if (!(d->flags & DF_READ)) return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
     int fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return fs_err(call, result, -errno);
+    if (fd < 0) return fs_err(call, result, -errno);
     file_istream *s = calloc(1, sizeof *s);
     if (!s) {
         close(fd);
@@ -583,13 +581,10 @@ static int d_read_via_stream(wasitls_ccall *call, void *env, const wasitls_cval 
 static int make_ostream(wasitls_ccall *call, fs_desc *d, uint64_t pos, bool append,
                         wasitls_cval *result)
 {
-    if (d->is_dir)
-        return wasitls__err_code(call, result, FE_IS_DIRECTORY);
-    if (!(d->flags & DF_WRITE))
-        return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
+    if (d->is_dir) return wasitls__err_code(call, result, FE_IS_DIRECTORY);
+    if (!(d->flags & DF_WRITE)) return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
     int fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return fs_err(call, result, -errno);
+    if (fd < 0) return fs_err(call, result, -errno);
     file_ostream *s = calloc(1, sizeof *s);
     if (!s) {
         close(fd);
@@ -627,8 +622,7 @@ static int d_advise(wasitls_ccall *call, void *env, const wasitls_cval *args, si
     static const int adv[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                               POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
     uint32_t a = args[3].of.var.tag;
-    if (a >= 6)
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (a >= 6) return wasitls__err_code(call, result, FE_INVALID);
     if (args[1].of.u > INT64_MAX || args[2].of.u > INT64_MAX)
         return wasitls__err_code(call, result, FE_INVALID);
     int r = posix_fadvise(DESC(0)->fd, (off_t)args[1].of.u, (off_t)args[2].of.u, adv[a]);
@@ -665,8 +659,7 @@ static int d_get_type(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 {
     NARGS(1);
     struct stat st;
-    if (fstat(DESC(0)->fd, &st))
-        return fs_err(call, result, -errno);
+    if (fstat(DESC(0)->fd, &st)) return fs_err(call, result, -errno);
     wasitls_cval v = cv_enum(mode_type(st.st_mode));
     return wasitls__ok(call, result, &v);
 }
@@ -677,12 +670,9 @@ static int d_set_size(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 {
     NARGS(2);
     fs_desc *d = DESC(0);
-    if (d->is_dir)
-        return wasitls__err_code(call, result, FE_IS_DIRECTORY);
-    if (!(d->flags & DF_WRITE))
-        return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
-    if (args[1].of.u > INT64_MAX)
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (d->is_dir) return wasitls__err_code(call, result, FE_IS_DIRECTORY);
+    if (!(d->flags & DF_WRITE)) return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
+    if (args[1].of.u > INT64_MAX) return wasitls__err_code(call, result, FE_INVALID);
     return ftruncate(d->fd, (off_t)args[1].of.u) ? fs_err(call, result, -errno)
                                                  : fs_ok(call, result);
 }
@@ -722,8 +712,7 @@ static int d_set_times(wasitls_ccall *call, void *env, const wasitls_cval *args,
     struct timespec ts[2];
     new_ts(&args[1], &ts[0]);
     new_ts(&args[2], &ts[1]);
-    if (!ts_valid(&ts[0]) || !ts_valid(&ts[1]))
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (!ts_valid(&ts[0]) || !ts_valid(&ts[1])) return wasitls__err_code(call, result, FE_INVALID);
     return futimens(DESC(0)->fd, ts) ? fs_err(call, result, -errno) : fs_ok(call, result);
 }
 
@@ -734,30 +723,23 @@ static int d_read(wasitls_ccall *call, void *env, const wasitls_cval *args, size
 {
     NARGS(3);
     fs_desc *d = DESC(0);
-    if (d->is_dir)
-        return wasitls__err_code(call, result, FE_IS_DIRECTORY);
-    if (!(d->flags & DF_READ))
-        return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
+    if (d->is_dir) return wasitls__err_code(call, result, FE_IS_DIRECTORY);
+    if (!(d->flags & DF_READ)) return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
     uint64_t len = args[1].of.u, off = args[2].of.u;
-    if (off > INT64_MAX)
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (off > INT64_MAX) return wasitls__err_code(call, result, FE_INVALID);
     size_t n = len > WASI_READ_MAX ? WASI_READ_MAX : (size_t)len;
     uint8_t *buf = wasitls__scratch(env, n ? n : 1);
-    if (!buf)
-        return WASITLS_E_NOMEM;
+    if (!buf) return WASITLS_E_NOMEM;
     ssize_t r;
     do
         r = pread(d->fd, buf, n, (off_t)off);
     while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return fs_err(call, result, -errno);
+    if (r < 0) return fs_err(call, result, -errno);
     wasitls_cval tup;
     wasitls_cval *t = wasitls__aggregate(call, &tup, WASITLS_CV_TUPLE, 2);
-    if (!t)
-        return WASITLS_E_NOMEM;
+    if (!t) return WASITLS_E_NOMEM;
     int rc = wasitls__guest_copy(call, buf, (size_t)r, &t[0]);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     t[1] = wasitls_cv_bool(n > 0 && (size_t)r < n);
     if (n == 0) {
         struct stat st;
@@ -772,19 +754,15 @@ static int d_write(wasitls_ccall *call, void *env, const wasitls_cval *args, siz
 {
     NARGS(3);
     fs_desc *d = DESC(0);
-    if (d->is_dir)
-        return wasitls__err_code(call, result, FE_IS_DIRECTORY);
-    if (!(d->flags & DF_WRITE))
-        return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
+    if (d->is_dir) return wasitls__err_code(call, result, FE_IS_DIRECTORY);
+    if (!(d->flags & DF_WRITE)) return wasitls__err_code(call, result, FE_BAD_DESCRIPTOR);
     uint64_t off = args[2].of.u;
-    if (off > INT64_MAX)
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (off > INT64_MAX) return wasitls__err_code(call, result, FE_INVALID);
     ssize_t r;
     do
         r = pwrite(d->fd, args[1].of.bytes.ptr, args[1].of.bytes.len, (off_t)off);
     while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return fs_err(call, result, -errno);
+    if (r < 0) return fs_err(call, result, -errno);
     wasitls_cval v = cv_u64((uint64_t)r);
     return wasitls__ok(call, result, &v);
 }
@@ -798,24 +776,21 @@ typedef struct {
 static int dirstream_dtor(void *env, void *rep, wasitls_error *err)
 {
     dir_stream *s = rep;
-    if (s->dir)
-        closedir(s->dir);
+    if (s->dir) closedir(s->dir);
     free(s);
     return 0;
 }
 
 /* read-directory: func() -> result<directory-entry-stream, error-code>; */
-static int d_read_directory(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int d_read_directory(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(1);
     fs_desc *d = DESC(0);
-    if (!d->is_dir)
-        return wasitls__err_code(call, result, wasitls__errno_fs(ENOTDIR));
+    if (!d->is_dir) return wasitls__err_code(call, result, wasitls__errno_fs(ENOTDIR));
     /* A fresh open file description: the listing position is the stream's own. */
     int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fs_err(call, result, -errno);
+    if (fd < 0) return fs_err(call, result, -errno);
     dir_stream *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = fdopendir(fd))) {
         int e = errno;
@@ -837,22 +812,34 @@ static int ds_read_entry(wasitls_ccall *call, void *env, const wasitls_cval *arg
         errno = 0;
         struct dirent *de = readdir(s->dir);
         if (!de) {
-            if (errno)
-                return fs_err(call, result, -errno);
+            if (errno) return fs_err(call, result, -errno);
             wasitls_cval none = cv_none();
             return wasitls__ok(call, result, &none);
         }
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         uint32_t type;
         switch (de->d_type) {
-        case DT_REG: type = DT_T_REGULAR; break;
-        case DT_DIR: type = DT_T_DIR; break;
-        case DT_LNK: type = DT_T_SYMLINK; break;
-        case DT_CHR: type = DT_T_CHAR; break;
-        case DT_BLK: type = DT_T_BLOCK; break;
-        case DT_FIFO: type = DT_T_FIFO; break;
-        case DT_SOCK: type = DT_T_SOCKET; break;
+        case DT_REG:
+            type = DT_T_REGULAR;
+            break;
+        case DT_DIR:
+            type = DT_T_DIR;
+            break;
+        case DT_LNK:
+            type = DT_T_SYMLINK;
+            break;
+        case DT_CHR:
+            type = DT_T_CHAR;
+            break;
+        case DT_BLK:
+            type = DT_T_BLOCK;
+            break;
+        case DT_FIFO:
+            type = DT_T_FIFO;
+            break;
+        case DT_SOCK:
+            type = DT_T_SOCKET;
+            break;
         default: {
             struct stat st;
             type = fstatat(dirfd(s->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
@@ -862,17 +849,14 @@ static int ds_read_entry(wasitls_ccall *call, void *env, const wasitls_cval *arg
         }
         size_t nl = strlen(de->d_name);
         char *name = wasitls_ccall_alloc(call, nl + 1);
-        if (!name)
-            return WASITLS_E_NOMEM;
+        if (!name) return WASITLS_E_NOMEM;
         memcpy(name, de->d_name, nl + 1);
         wasitls_cval ent, opt;
         wasitls_cval *f = wasitls__aggregate(call, &ent, WASITLS_CV_RECORD, 2);
-        if (!f)
-            return WASITLS_E_NOMEM;
+        if (!f) return WASITLS_E_NOMEM;
         f[0] = cv_enum(type);
         f[1] = cv_str(name, nl);
-        if (wasitls__some(call, &opt, ent))
-            return WASITLS_E_NOMEM;
+        if (wasitls__some(call, &opt, ent)) return WASITLS_E_NOMEM;
         return wasitls__ok(call, result, &opt);
     }
 }
@@ -882,14 +866,12 @@ static int ds_read_entry(wasitls_ccall *call, void *env, const wasitls_cval *arg
     char *var;                                                                                     \
     do {                                                                                           \
         int prc_ = guest_path(call, &args[i], &var);                                               \
-        if (prc_)                                                                                  \
-            return fs_err(call, result, prc_);                                                     \
+        if (prc_) return fs_err(call, result, prc_);                                               \
     } while (0)
 
 #define NEED_MUTATE(d)                                                                             \
     do {                                                                                           \
-        if (!((d)->flags & DF_MUTATE))                                                             \
-            return wasitls__err_code(call, result, FE_NOT_PERMITTED);                              \
+        if (!((d)->flags & DF_MUTATE)) return wasitls__err_code(call, result, FE_NOT_PERMITTED);   \
     } while (0)
 
 /* create-directory-at: func(path: string) -> result<_, error-code>; */
@@ -903,10 +885,8 @@ static int d_create_directory_at(wasitls_ccall *call, void *env, const wasitls_c
     int pfd;
     const char *base;
     int r = open_parent(d->fd, path, &pfd, &base);
-    if (r == -EINVAL)
-        r = -EEXIST; /* "." and ".." exist */
-    if (r)
-        return fs_err(call, result, r);
+    if (r == -EINVAL) r = -EEXIST; /* "." and ".." exist */
+    if (r) return fs_err(call, result, r);
     r = mkdirat(pfd, base, 0777) ? -errno : 0;
     close_parent(pfd, d->fd);
     return r ? fs_err(call, result, r) : fs_ok(call, result);
@@ -918,8 +898,7 @@ static int d_stat(wasitls_ccall *call, void *env, const wasitls_cval *args, size
 {
     NARGS(1);
     struct stat st;
-    if (fstat(DESC(0)->fd, &st))
-        return fs_err(call, result, -errno);
+    if (fstat(DESC(0)->fd, &st)) return fs_err(call, result, -errno);
     return stat_result(call, result, &st);
 }
 
@@ -931,8 +910,7 @@ static int d_stat_at(wasitls_ccall *call, void *env, const wasitls_cval *args, s
     fs_desc *d = DESC(0);
     PATH_ARG(path, 2);
     int fd = open_beneath(d->fd, path, O_PATH, 0, args[1].of.flags & 1);
-    if (fd < 0)
-        return fs_err(call, result, fd);
+    if (fd < 0) return fs_err(call, result, fd);
     struct stat st;
     int r = fstat(fd, &st) ? -errno : 0;
     close(fd);
@@ -950,13 +928,11 @@ static int d_set_times_at(wasitls_ccall *call, void *env, const wasitls_cval *ar
     struct timespec ts[2];
     new_ts(&args[3], &ts[0]);
     new_ts(&args[4], &ts[1]);
-    if (!ts_valid(&ts[0]) || !ts_valid(&ts[1]))
-        return wasitls__err_code(call, result, FE_INVALID);
+    if (!ts_valid(&ts[0]) || !ts_valid(&ts[1])) return wasitls__err_code(call, result, FE_INVALID);
     int r;
     if (args[1].of.flags & 1) {
         int fd = open_beneath(d->fd, path, O_PATH, 0, true);
-        if (fd < 0)
-            return fs_err(call, result, fd);
+        if (fd < 0) return fs_err(call, result, fd);
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         r = utimensat(AT_FDCWD, proc, ts, 0) ? -errno : 0;
@@ -965,8 +941,7 @@ static int d_set_times_at(wasitls_ccall *call, void *env, const wasitls_cval *ar
         int pfd;
         const char *base;
         r = open_parent(d->fd, path, &pfd, &base);
-        if (r)
-            return fs_err(call, result, r);
+        if (r) return fs_err(call, result, r);
         r = utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
         close_parent(pfd, d->fd);
     }
@@ -988,8 +963,7 @@ static int d_link_at(wasitls_ccall *call, void *env, const wasitls_cval *args, s
     int opfd, npfd;
     const char *ob, *nb;
     int r = open_parent(d->fd, oldp, &opfd, &ob);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     r = open_parent(nd->fd, newp, &npfd, &nb);
     if (r) {
         close_parent(opfd, d->fd);
@@ -1008,8 +982,7 @@ static int d_open_at(wasitls_ccall *call, void *env, const wasitls_cval *args, s
 {
     NARGS(5);
     fs_desc *d = DESC(0);
-    if (!d->is_dir)
-        return wasitls__err_code(call, result, wasitls__errno_fs(ENOTDIR));
+    if (!d->is_dir) return wasitls__err_code(call, result, wasitls__errno_fs(ENOTDIR));
     PATH_ARG(path, 2);
     uint64_t of = args[3].of.flags, df = args[4].of.flags;
     /* A child never gets more than its directory had. */
@@ -1018,25 +991,17 @@ static int d_open_at(wasitls_ccall *call, void *env, const wasitls_cval *args, s
     if ((df & DF_WRITE || of & (OF_CREATE | OF_TRUNCATE)) && !(d->flags & DF_MUTATE))
         return wasitls__err_code(call, result, FE_NOT_PERMITTED);
     int oflags = (df & DF_WRITE) ? ((df & DF_READ) ? O_RDWR : O_WRONLY) : O_RDONLY;
-    if (of & OF_CREATE)
-        oflags |= O_CREAT;
-    if (of & OF_DIRECTORY)
-        oflags |= O_DIRECTORY;
-    if (of & OF_EXCLUSIVE)
-        oflags |= O_EXCL;
-    if (of & OF_TRUNCATE)
-        oflags |= O_TRUNC;
-    if (df & DF_FILE_SYNC)
-        oflags |= O_SYNC;
-    if (df & DF_DATA_SYNC)
-        oflags |= O_DSYNC;
-    if (df & DF_RSYNC)
-        oflags |= O_RSYNC;
+    if (of & OF_CREATE) oflags |= O_CREAT;
+    if (of & OF_DIRECTORY) oflags |= O_DIRECTORY;
+    if (of & OF_EXCLUSIVE) oflags |= O_EXCL;
+    if (of & OF_TRUNCATE) oflags |= O_TRUNC;
+    if (df & DF_FILE_SYNC) oflags |= O_SYNC;
+    if (df & DF_DATA_SYNC) oflags |= O_DSYNC;
+    if (df & DF_RSYNC) oflags |= O_RSYNC;
     if ((of & OF_DIRECTORY) && (df & DF_WRITE))
         return wasitls__err_code(call, result, FE_IS_DIRECTORY);
     int fd = open_beneath(d->fd, path, oflags, 0666, args[1].of.flags & 1);
-    if (fd < 0)
-        return fs_err(call, result, fd);
+    if (fd < 0) return fs_err(call, result, fd);
     fs_desc *nd = desc_new(fd, df);
     if (!nd) {
         close(fd);
@@ -1057,8 +1022,7 @@ static int d_readlink_at(wasitls_ccall *call, void *env, const wasitls_cval *arg
     int pfd;
     const char *base;
     int r = open_parent(d->fd, path, &pfd, &base);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     char *buf = wasitls_ccall_alloc(call, PATH_MAX + 1);
     if (!buf) {
         close_parent(pfd, d->fd);
@@ -1067,8 +1031,7 @@ static int d_readlink_at(wasitls_ccall *call, void *env, const wasitls_cval *arg
     ssize_t n = readlinkat(pfd, base, buf, PATH_MAX);
     r = n < 0 ? -errno : 0;
     close_parent(pfd, d->fd);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     if (!wasitls_utf8_valid((const uint8_t *)buf, (size_t)n))
         return wasitls__err_code(call, result, wasitls__errno_fs(EILSEQ));
     wasitls_cval v = cv_str(buf, (size_t)n);
@@ -1080,13 +1043,11 @@ static int entry_op(wasitls_ccall *call, fs_desc *d, const wasitls_cval *arg, in
 {
     char *path;
     int rc = guest_path(call, arg, &path);
-    if (rc)
-        return fs_err(call, result, rc);
+    if (rc) return fs_err(call, result, rc);
     int pfd;
     const char *base;
     int r = open_parent(d->fd, path, &pfd, &base);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     r = unlinkat(pfd, base, flags) ? -errno : 0;
     close_parent(pfd, d->fd);
     return r ? fs_err(call, result, r) : fs_ok(call, result);
@@ -1102,8 +1063,8 @@ static int d_remove_directory_at(wasitls_ccall *call, void *env, const wasitls_c
 }
 
 /* unlink-file-at: func(path: string) -> result<_, error-code>; */
-static int d_unlink_file_at(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int d_unlink_file_at(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(2);
     NEED_MUTATE(DESC(0));
@@ -1124,8 +1085,7 @@ static int d_rename_at(wasitls_ccall *call, void *env, const wasitls_cval *args,
     int opfd, npfd;
     const char *ob, *nb;
     int r = open_parent(d->fd, oldp, &opfd, &ob);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     r = open_parent(nd->fd, newp, &npfd, &nb);
     if (r) {
         close_parent(opfd, d->fd);
@@ -1146,21 +1106,19 @@ static int d_symlink_at(wasitls_ccall *call, void *env, const wasitls_cval *args
     NEED_MUTATE(d);
     PATH_ARG(target, 1);
     PATH_ARG(newp, 2);
-    if (target[0] == '/')
-        return wasitls__err_code(call, result, FE_NOT_PERMITTED);
+    if (target[0] == '/') return wasitls__err_code(call, result, FE_NOT_PERMITTED);
     int pfd;
     const char *base;
     int r = open_parent(d->fd, newp, &pfd, &base);
-    if (r)
-        return fs_err(call, result, r);
+    if (r) return fs_err(call, result, r);
     r = symlinkat(target, pfd, base) ? -errno : 0;
     close_parent(pfd, d->fd);
     return r ? fs_err(call, result, r) : fs_ok(call, result);
 }
 
 /* is-same-object: func(other: borrow<descriptor>) -> bool; */
-static int d_is_same_object(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int d_is_same_object(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(2);
     struct stat a, b;
@@ -1171,13 +1129,12 @@ static int d_is_same_object(wasitls_ccall *call, void *env, const wasitls_cval *
 }
 
 /* metadata-hash: func() -> result<metadata-hash-value, error-code>; */
-static int d_metadata_hash(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result)
+static int d_metadata_hash(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                           wasitls_cval *result)
 {
     NARGS(1);
     struct stat st;
-    if (fstat(DESC(0)->fd, &st))
-        return fs_err(call, result, -errno);
+    if (fstat(DESC(0)->fd, &st)) return fs_err(call, result, -errno);
     return hash_result(call, result, &st);
 }
 
@@ -1189,8 +1146,7 @@ static int d_metadata_hash_at(wasitls_ccall *call, void *env, const wasitls_cval
     NARGS(3);
     PATH_ARG(path, 2);
     int fd = open_beneath(DESC(0)->fd, path, O_PATH, 0, args[1].of.flags & 1);
-    if (fd < 0)
-        return fs_err(call, result, fd);
+    if (fd < 0) return fs_err(call, result, fd);
     struct stat st;
     int r = fstat(fd, &st) ? -errno : 0;
     close(fd);
@@ -1212,13 +1168,12 @@ static int fs_error_code(wasitls_ccall *call, void *env, const wasitls_cval *arg
 }
 
 /* preopens.get-directories: func() -> list<tuple<descriptor, string>>; */
-static int get_directories(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result)
+static int get_directories(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                           wasitls_cval *result)
 {
     wasitls_wasi *w = env;
     wasitls_cval *items = wasitls_ccall_vals(call, w->npre ? w->npre : 1);
-    if (!items)
-        return WASITLS_E_NOMEM;
+    if (!items) return WASITLS_E_NOMEM;
     size_t made = 0;
     for (size_t i = 0; i < w->npre; i++) {
         int fd = fcntl(w->pre[i].fd, F_DUPFD_CLOEXEC, 0);

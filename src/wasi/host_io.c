@@ -56,8 +56,7 @@ static int pollable_block(wasitls_ccall *call, void *env, const wasitls_cval *ar
 {
     NARGS(1);
     int rc = wasitls_pollable_block(ARG_REP(0));
-    if (rc)
-        return wasitls_ccall_trap(call, "pollable.block: %s", wait_failure(rc));
+    if (rc) return wasitls_ccall_trap(call, "pollable.block: %s", wait_failure(rc));
     return 0;
 }
 
@@ -67,23 +66,18 @@ static int poll_poll(wasitls_ccall *call, void *env, const wasitls_cval *args, s
 {
     NARGS(1);
     size_t n = args[0].of.list.len;
-    if (n == 0)
-        return wasitls_ccall_trap(call, "poll: empty list of pollables");
-    if (n > UINT32_MAX)
-        return wasitls_ccall_trap(call, "poll: too many pollables");
+    if (n == 0) return wasitls_ccall_trap(call, "poll: empty list of pollables");
+    if (n > UINT32_MAX) return wasitls_ccall_trap(call, "poll: too many pollables");
     wasitls_pollable **ps = wasitls_ccall_alloc(call, n * sizeof *ps);
     uint32_t *ready = wasitls_ccall_alloc(call, n * sizeof *ready);
-    if (!ps || !ready)
-        return WASITLS_E_NOMEM;
+    if (!ps || !ready) return WASITLS_E_NOMEM;
     for (size_t i = 0; i < n; i++)
         ps[i] = args[0].of.list.items[i].of.res.rep;
     size_t nr;
     int rc = wasitls_poll(ps, n, ready, &nr);
-    if (rc)
-        return wasitls_ccall_trap(call, "poll: %s", wait_failure(rc));
+    if (rc) return wasitls_ccall_trap(call, "poll: %s", wait_failure(rc));
     wasitls_cval *items = wasitls_ccall_vals(call, nr);
-    if (!items)
-        return WASITLS_E_NOMEM;
+    if (!items) return WASITLS_E_NOMEM;
     for (size_t i = 0; i < nr; i++)
         items[i] = cv_u32(ready[i]);
     *result = cv_kind(WASITLS_CV_LIST);
@@ -123,18 +117,16 @@ static int do_read(wasitls_ccall *call, wasitls_wasi *w, wasitls_istream *s, uin
 {
     size_t n = (size_t)clamp_len(len);
     uint8_t *buf = wasitls__scratch(w, n ? n : 1);
-    if (!buf)
-        return WASITLS_E_NOMEM;
+    if (!buf) return WASITLS_E_NOMEM;
     wasitls_ioerr *e = NULL;
-    int64_t r = blocking ? wasitls_istream_read_blocking(s, buf, n, &e)
-                         : s->ops->read(s, buf, n, &e);
+    int64_t r =
+        blocking ? wasitls_istream_read_blocking(s, buf, n, &e) : s->ops->read(s, buf, n, &e);
     if (r == WASITLS_E_INTERNAL && blocking)
         return wasitls_ccall_trap(call, "blocking-read: the stream can never become ready");
     wasitls_cval bytes;
     if (r >= 0) {
         int rc = wasitls__guest_copy(call, buf, (size_t)r, &bytes);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return wasitls__stream_result(call, result, r, e, &bytes);
 }
@@ -160,11 +152,10 @@ static int do_skip(wasitls_ccall *call, wasitls_wasi *w, wasitls_istream *s, uin
 {
     size_t n = (size_t)clamp_len(len);
     uint8_t *buf = wasitls__scratch(w, n ? n : 1);
-    if (!buf)
-        return WASITLS_E_NOMEM;
+    if (!buf) return WASITLS_E_NOMEM;
     wasitls_ioerr *e = NULL;
-    int64_t r = blocking ? wasitls_istream_read_blocking(s, buf, n, &e)
-                         : s->ops->read(s, buf, n, &e);
+    int64_t r =
+        blocking ? wasitls_istream_read_blocking(s, buf, n, &e) : s->ops->read(s, buf, n, &e);
     wasitls_cval v = cv_u64(r > 0 ? (uint64_t)r : 0);
     return wasitls__stream_result(call, result, r, e, &v);
 }
@@ -185,13 +176,12 @@ static int istream_blocking_skip(wasitls_ccall *call, void *env, const wasitls_c
 }
 
 /* subscribe: func() -> pollable; */
-static int istream_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int istream_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(1);
     wasitls_pollable *p = wasitls_istream_subscribe(ARG_REP(0));
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -234,8 +224,9 @@ static int write_checked(wasitls_ccall *call, wasitls_ostream *s, const uint8_t 
 {
     int rc = s->ops->write(s, p, n, e);
     if (rc == WASITLS_E_INVAL)
-        return wasitls_ccall_trap(call, "output-stream.write: %zu bytes exceed the check-write "
-                                        "permit",
+        return wasitls_ccall_trap(call,
+                                  "output-stream.write: %zu bytes exceed the check-write "
+                                  "permit",
                                   n);
     return rc;
 }
@@ -248,22 +239,20 @@ static int ostream_write(wasitls_ccall *call, void *env, const wasitls_cval *arg
     wasitls_ostream *s = ARG_REP(0);
     wasitls_ioerr *e = NULL;
     int rc = write_checked(call, s, args[1].of.bytes.ptr, args[1].of.bytes.len, &e);
-    if (rc == WASITLS_E_TRAP)
-        return rc;
+    if (rc == WASITLS_E_TRAP) return rc;
     return wasitls__stream_result(call, result, rc, e, NULL);
 }
 
 /* Both blocking variants: write-all (or zeroes) then flush, waiting as needed. */
-static int blocking_write_flush(wasitls_ccall *call, wasitls_ostream *s, const uint8_t *p,
-                                size_t n, const char *what, wasitls_cval *result)
+static int blocking_write_flush(wasitls_ccall *call, wasitls_ostream *s, const uint8_t *p, size_t n,
+                                const char *what, wasitls_cval *result)
 {
     if (n > BLOCKING_WRITE_MAX)
         return wasitls_ccall_trap(call, "%s: %zu bytes exceed the limit of %d", what, n,
                                   BLOCKING_WRITE_MAX);
     wasitls_ioerr *e = NULL;
     int rc = wasitls_ostream_write_all(s, p, n, &e);
-    if (!rc)
-        rc = wasitls_ostream_flush_blocking(s, &e);
+    if (!rc) rc = wasitls_ostream_flush_blocking(s, &e);
     if (rc == WASITLS_E_INTERNAL)
         return wasitls_ccall_trap(call, "%s: the stream can never become ready", what);
     return wasitls__stream_result(call, result, rc, e, NULL);
@@ -303,13 +292,12 @@ static int ostream_blocking_flush(wasitls_ccall *call, void *env, const wasitls_
 }
 
 /* subscribe: func() -> pollable; */
-static int ostream_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int ostream_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(1);
     wasitls_pollable *p = wasitls_ostream_subscribe(ARG_REP(0));
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -331,8 +319,7 @@ static int ostream_write_zeroes(wasitls_ccall *call, void *env, const wasitls_cv
         rc = write_checked(call, s, zeroes, k, &e);
         len -= k;
     }
-    if (rc == WASITLS_E_TRAP)
-        return rc;
+    if (rc == WASITLS_E_TRAP) return rc;
     return wasitls__stream_result(call, result, rc, e, NULL);
 }
 
@@ -344,8 +331,9 @@ static int ostream_blocking_write_zeroes_and_flush(wasitls_ccall *call, void *en
     NARGS(2);
     uint64_t len = args[1].of.u;
     if (len > BLOCKING_WRITE_MAX)
-        return wasitls_ccall_trap(call, "blocking-write-zeroes-and-flush: %llu bytes exceed the "
-                                        "limit of %d",
+        return wasitls_ccall_trap(call,
+                                  "blocking-write-zeroes-and-flush: %llu bytes exceed the "
+                                  "limit of %d",
                                   (unsigned long long)len, BLOCKING_WRITE_MAX);
     return blocking_write_flush(call, ARG_REP(0), zeroes, (size_t)len,
                                 "blocking-write-zeroes-and-flush", result);
@@ -358,35 +346,28 @@ static int do_splice(wasitls_ccall *call, wasitls_wasi *w, wasitls_ostream *dst,
     int64_t room;
     for (;;) {
         room = dst->ops->check_write(dst, &e);
-        if (room != 0 || !blocking)
-            break;
+        if (room != 0 || !blocking) break;
         wasitls_pollable *p = wasitls_ostream_subscribe(dst);
-        if (!p)
-            return WASITLS_E_NOMEM;
+        if (!p) return WASITLS_E_NOMEM;
         int rc = wasitls_pollable_block(p);
         wasitls_pollable_free(p);
-        if (rc)
-            return wasitls_ccall_trap(call, "blocking-splice: %s", wasitls_strerror(rc));
+        if (rc) return wasitls_ccall_trap(call, "blocking-splice: %s", wasitls_strerror(rc));
     }
-    if (room < 0)
-        return wasitls__stream_result(call, result, room, e, NULL);
+    if (room < 0) return wasitls__stream_result(call, result, room, e, NULL);
     uint64_t want = len < (uint64_t)room ? len : (uint64_t)room;
     size_t n = (size_t)clamp_len(want);
     int64_t r = 0;
     if (n) {
         uint8_t *buf = wasitls__scratch(w, n);
-        if (!buf)
-            return WASITLS_E_NOMEM;
+        if (!buf) return WASITLS_E_NOMEM;
         r = blocking ? wasitls_istream_read_blocking(src, buf, n, &e)
                      : src->ops->read(src, buf, n, &e);
         if (r == WASITLS_E_INTERNAL && blocking)
             return wasitls_ccall_trap(call, "blocking-splice: the input can never become ready");
         if (r > 0) {
             int rc = write_checked(call, dst, buf, (size_t)r, &e);
-            if (rc == WASITLS_E_TRAP)
-                return rc;
-            if (rc)
-                r = rc;
+            if (rc == WASITLS_E_TRAP) return rc;
+            if (rc) r = rc;
         }
     }
     wasitls_cval v = cv_u64(r > 0 ? (uint64_t)r : 0);

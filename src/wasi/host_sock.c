@@ -91,8 +91,7 @@ static int sockaddr_from_cval(const wasitls_cval *v, struct sockaddr_storage *ss
 {
     memset(ss, 0, sizeof *ss);
     const wasitls_cval *rec = v->of.var.payload;
-    if (!rec)
-        return -1;
+    if (!rec) return -1;
     const wasitls_cval *f = rec->of.list.items;
     if (v->of.var.tag == 0) {
         struct sockaddr_in *a = (struct sockaddr_in *)ss;
@@ -125,22 +124,18 @@ static int ip_cval(wasitls_ccall *call, wasitls_cval *out, const struct sockaddr
     if (sa->sa_family == AF_INET) {
         const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
         wasitls_cval *pl = wasitls_ccall_vals(call, 1);
-        if (!pl)
-            return WASITLS_E_NOMEM;
+        if (!pl) return WASITLS_E_NOMEM;
         wasitls_cval *t = wasitls__aggregate(call, pl, WASITLS_CV_TUPLE, 4);
-        if (!t)
-            return WASITLS_E_NOMEM;
+        if (!t) return WASITLS_E_NOMEM;
         for (int i = 0; i < 4; i++)
             t[i] = wasitls_cv_u64(WASITLS_CV_U8, b[i]);
         *out = wasitls_cv_var(WASITLS_CV_VARIANT, 0, pl);
     } else {
         const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
         wasitls_cval *pl = wasitls_ccall_vals(call, 1);
-        if (!pl)
-            return WASITLS_E_NOMEM;
+        if (!pl) return WASITLS_E_NOMEM;
         wasitls_cval *t = wasitls__aggregate(call, pl, WASITLS_CV_TUPLE, 8);
-        if (!t)
-            return WASITLS_E_NOMEM;
+        if (!t) return WASITLS_E_NOMEM;
         for (int i = 0; i < 8; i++)
             t[i] = wasitls_cv_u64(WASITLS_CV_U16, (uint64_t)(b[2 * i] << 8 | b[2 * i + 1]));
         *out = wasitls_cv_var(WASITLS_CV_VARIANT, 1, pl);
@@ -151,24 +146,20 @@ static int ip_cval(wasitls_ccall *call, wasitls_cval *out, const struct sockaddr
 static int sockaddr_cval(wasitls_ccall *call, wasitls_cval *out, const struct sockaddr *sa)
 {
     wasitls_cval ip;
-    if (ip_cval(call, &ip, sa))
-        return WASITLS_E_NOMEM;
+    if (ip_cval(call, &ip, sa)) return WASITLS_E_NOMEM;
     wasitls_cval *pl = wasitls_ccall_vals(call, 1);
-    if (!pl)
-        return WASITLS_E_NOMEM;
+    if (!pl) return WASITLS_E_NOMEM;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
         wasitls_cval *f = wasitls__aggregate(call, pl, WASITLS_CV_RECORD, 2);
-        if (!f)
-            return WASITLS_E_NOMEM;
+        if (!f) return WASITLS_E_NOMEM;
         f[0] = wasitls_cv_u64(WASITLS_CV_U16, ntohs(a->sin_port));
         f[1] = *ip.of.var.payload;
         *out = wasitls_cv_var(WASITLS_CV_VARIANT, 0, pl);
     } else {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
         wasitls_cval *f = wasitls__aggregate(call, pl, WASITLS_CV_RECORD, 4);
-        if (!f)
-            return WASITLS_E_NOMEM;
+        if (!f) return WASITLS_E_NOMEM;
         f[0] = wasitls_cv_u64(WASITLS_CV_U16, ntohs(a->sin6_port));
         f[1] = cv_u32(ntohl(a->sin6_flowinfo));
         f[2] = *ip.of.var.payload;
@@ -202,12 +193,9 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
 static uint32_t check_addr(const sock *s, const wasitls_cval *v, struct sockaddr_storage *ss,
                            socklen_t *len, bool remote)
 {
-    if (sockaddr_from_cval(v, ss, len))
-        return SE(INVALID_ARGUMENT) + 1;
-    if (ss->ss_family != s->family || is_v4_mapped(ss))
-        return SE(INVALID_ARGUMENT) + 1;
-    if (remote && (is_unspecified(ss) || port_of(ss) == 0))
-        return SE(INVALID_ARGUMENT) + 1;
+    if (sockaddr_from_cval(v, ss, len)) return SE(INVALID_ARGUMENT) + 1;
+    if (ss->ss_family != s->family || is_v4_mapped(ss)) return SE(INVALID_ARGUMENT) + 1;
+    if (remote && (is_unspecified(ss) || port_of(ss) == 0)) return SE(INVALID_ARGUMENT) + 1;
     return 0;
 }
 
@@ -220,12 +208,11 @@ static int network_dtor(void *env, void *rep, wasitls_error *err)
 }
 
 /* instance-network: func() -> network; */
-static int instance_network(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int instance_network(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     network *n = calloc(1, sizeof *n);
-    if (!n)
-        return WASITLS_E_NOMEM;
+    if (!n) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(n);
     return 0;
 }
@@ -248,8 +235,7 @@ static int network_error_code(wasitls_ccall *call, void *env, const wasitls_cval
 static sock *sock_new(wasitls_wasi *w, int fd, int family, bool tcp, uint8_t state)
 {
     sock *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->fd = fd;
     s->family = family;
     s->tcp = tcp;
@@ -264,12 +250,10 @@ static int create_socket(wasitls_ccall *call, wasitls_wasi *w, const wasitls_cva
                          size_t nargs, bool tcp, wasitls_cval *result)
 {
     NARGS(1);
-    if (!w->net)
-        return sock_err(call, result, SE(ACCESS_DENIED));
+    if (!w->net) return sock_err(call, result, SE(ACCESS_DENIED));
     int family = args[0].of.var.tag == 0 ? AF_INET : AF_INET6;
     int fd = socket(family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return sock_errno(call, result, errno);
+    if (fd < 0) return sock_errno(call, result, errno);
     if (family == AF_INET6) {
         int one = 1;
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
@@ -288,15 +272,15 @@ static int create_socket(wasitls_ccall *call, wasitls_wasi *w, const wasitls_cva
 }
 
 /* create-tcp-socket: func(address-family: ip-address-family) -> result<tcp-socket, error-code>; */
-static int create_tcp_socket(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int create_tcp_socket(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     return create_socket(call, env, args, nargs, true, result);
 }
 
 /* create-udp-socket: func(address-family: ip-address-family) -> result<udp-socket, error-code>; */
-static int create_udp_socket(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int create_udp_socket(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     return create_socket(call, env, args, nargs, false, result);
 }
@@ -332,13 +316,11 @@ static int start_bind(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 {
     NARGS(3);
     sock *s = SOCK(0);
-    if (s->state != ST_UNBOUND)
-        return sock_err(call, result, SE(INVALID_STATE));
+    if (s->state != ST_UNBOUND) return sock_err(call, result, SE(INVALID_STATE));
     struct sockaddr_storage ss;
     socklen_t len;
     uint32_t bad = check_addr(s, &args[2], &ss, &len, false);
-    if (bad)
-        return sock_err(call, result, bad - 1);
+    if (bad) return sock_err(call, result, bad - 1);
     if (s->tcp) {
         /* Lets a server restart on its port while old connections sit in TIME_WAIT; it does
          * not allow two live listeners on one port on Linux. */
@@ -360,8 +342,7 @@ static int finish_bind(wasitls_ccall *call, void *env, const wasitls_cval *args,
 {
     NARGS(1);
     sock *s = SOCK(0);
-    if (s->state != ST_BIND_STARTED)
-        return sock_err(call, result, SE(NOT_IN_PROGRESS));
+    if (s->state != ST_BIND_STARTED) return sock_err(call, result, SE(NOT_IN_PROGRESS));
     s->state = ST_BOUND;
     return ok_unit(call, result);
 }
@@ -371,13 +352,11 @@ static int finish_bind(wasitls_ccall *call, void *env, const wasitls_cval *args,
 static int stream_pair(wasitls_ccall *call, sock *s, wasitls_cval *out2)
 {
     wasitls_istream *in = wasitls__istream_fd_ex(s->fd, true, sock_unref, s);
-    if (!in)
-        return WASITLS_E_NOMEM;
+    if (!in) return WASITLS_E_NOMEM;
     s->refs++;
     wasitls_ostream *o = wasitls__ostream_fd_ex(s->fd, true, sock_unref, s);
     if (!o) {
-        if (wasitls_istream_free(in) != 0)
-            abort(); /* no children yet: cannot be refused */
+        if (wasitls_istream_free(in) != 0) abort(); /* no children yet: cannot be refused */
         return WASITLS_E_NOMEM;
     }
     s->refs++;
@@ -388,8 +367,8 @@ static int stream_pair(wasitls_ccall *call, sock *s, wasitls_cval *out2)
 
 /* start-connect: func(network: borrow<network>, remote-address: ip-socket-address)
  *                -> result<_, error-code>; */
-static int tcp_start_connect(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int tcp_start_connect(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(3);
     sock *s = SOCK(0);
@@ -407,8 +386,7 @@ static int tcp_start_connect(wasitls_ccall *call, void *env, const wasitls_cval 
     struct sockaddr_storage ss;
     socklen_t len;
     uint32_t bad = check_addr(s, &args[2], &ss, &len, true);
-    if (bad)
-        return sock_err(call, result, bad - 1);
+    if (bad) return sock_err(call, result, bad - 1);
     int r;
     do
         r = connect(s->fd, (struct sockaddr *)&ss, len);
@@ -439,14 +417,11 @@ static int tcp_finish_connect(wasitls_ccall *call, void *env, const wasitls_cval
 {
     NARGS(1);
     sock *s = SOCK(0);
-    if (s->state != ST_CONNECTING)
-        return sock_err(call, result, SE(NOT_IN_PROGRESS));
-    if (!connect_done(s))
-        return sock_err(call, result, SE(WOULD_BLOCK));
+    if (s->state != ST_CONNECTING) return sock_err(call, result, SE(NOT_IN_PROGRESS));
+    if (!connect_done(s)) return sock_err(call, result, SE(WOULD_BLOCK));
     int e = 0;
     socklen_t el = sizeof e;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-        e = errno;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0) e = errno;
     if (e) {
         s->state = ST_CLOSED;
         return sock_errno(call, result, e);
@@ -454,40 +429,34 @@ static int tcp_finish_connect(wasitls_ccall *call, void *env, const wasitls_cval
     s->state = ST_CONNECTED;
     wasitls_cval tup;
     wasitls_cval *t = wasitls__aggregate(call, &tup, WASITLS_CV_TUPLE, 2);
-    if (!t)
-        return WASITLS_E_NOMEM;
+    if (!t) return WASITLS_E_NOMEM;
     int rc = stream_pair(call, s, t);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     return wasitls__ok(call, result, &tup);
 }
 
 /* start-listen: func() -> result<_, error-code>; */
-static int tcp_start_listen(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int tcp_start_listen(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(1);
     sock *s = SOCK(0);
-    if (s->state == ST_BIND_STARTED || s->state == ST_LISTEN_STARTED ||
-        s->state == ST_CONNECTING)
+    if (s->state == ST_BIND_STARTED || s->state == ST_LISTEN_STARTED || s->state == ST_CONNECTING)
         return sock_err(call, result, SE(CONCURRENCY_CONFLICT));
-    if (s->state != ST_BOUND)
-        return sock_err(call, result, SE(INVALID_STATE));
+    if (s->state != ST_BOUND) return sock_err(call, result, SE(INVALID_STATE));
     int bl = s->backlog > INT_MAX ? INT_MAX : (int)s->backlog;
-    if (listen(s->fd, bl) < 0)
-        return sock_errno(call, result, errno);
+    if (listen(s->fd, bl) < 0) return sock_errno(call, result, errno);
     s->state = ST_LISTEN_STARTED;
     return ok_unit(call, result);
 }
 
 /* finish-listen: func() -> result<_, error-code>; */
-static int tcp_finish_listen(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int tcp_finish_listen(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(1);
     sock *s = SOCK(0);
-    if (s->state != ST_LISTEN_STARTED)
-        return sock_err(call, result, SE(NOT_IN_PROGRESS));
+    if (s->state != ST_LISTEN_STARTED) return sock_err(call, result, SE(NOT_IN_PROGRESS));
     s->state = ST_LISTENING;
     return ok_unit(call, result);
 }
@@ -498,8 +467,7 @@ static int tcp_accept(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 {
     NARGS(1);
     sock *s = SOCK(0);
-    if (s->state != ST_LISTENING)
-        return sock_err(call, result, SE(INVALID_STATE));
+    if (s->state != ST_LISTENING) return sock_err(call, result, SE(INVALID_STATE));
     int fd;
     do
         fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -507,8 +475,7 @@ static int tcp_accept(wasitls_ccall *call, void *env, const wasitls_cval *args, 
     if (fd < 0) {
         int e = errno;
         /* Transient network errors on the accepted connection are worth a retry by the guest. */
-        if (e == EAGAIN || e == EWOULDBLOCK)
-            return sock_err(call, result, SE(WOULD_BLOCK));
+        if (e == EAGAIN || e == EWOULDBLOCK) return sock_err(call, result, SE(WOULD_BLOCK));
         return sock_errno(call, result, e);
     }
     sock *c = sock_new(s->w, fd, s->family, true, ST_CONNECTED);
@@ -544,14 +511,13 @@ static int local_address(wasitls_ccall *call, void *env, const wasitls_cval *arg
     if (getsockname(s->fd, (struct sockaddr *)&ss, &len) < 0)
         return sock_errno(call, result, errno);
     wasitls_cval v;
-    if (sockaddr_cval(call, &v, (struct sockaddr *)&ss))
-        return WASITLS_E_NOMEM;
+    if (sockaddr_cval(call, &v, (struct sockaddr *)&ss)) return WASITLS_E_NOMEM;
     return wasitls__ok(call, result, &v);
 }
 
 /* remote-address: func() -> result<ip-socket-address, error-code>; (tcp and udp) */
-static int remote_address(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                          size_t nargs, wasitls_cval *result)
+static int remote_address(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                          wasitls_cval *result)
 {
     NARGS(1);
     sock *s = SOCK(0);
@@ -562,14 +528,13 @@ static int remote_address(wasitls_ccall *call, void *env, const wasitls_cval *ar
     if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
         return sock_errno(call, result, errno);
     wasitls_cval v;
-    if (sockaddr_cval(call, &v, (struct sockaddr *)&ss))
-        return WASITLS_E_NOMEM;
+    if (sockaddr_cval(call, &v, (struct sockaddr *)&ss)) return WASITLS_E_NOMEM;
     return wasitls__ok(call, result, &v);
 }
 
 /* is-listening: func() -> bool; */
-static int tcp_is_listening(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int tcp_is_listening(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(1);
     *result = wasitls_cv_bool(SOCK(0)->state == ST_LISTENING);
@@ -577,8 +542,8 @@ static int tcp_is_listening(wasitls_ccall *call, void *env, const wasitls_cval *
 }
 
 /* address-family: func() -> ip-address-family; (tcp and udp) */
-static int address_family(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                          size_t nargs, wasitls_cval *result)
+static int address_family(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                          wasitls_cval *result)
 {
     NARGS(1);
     *result = cv_enum(SOCK(0)->family == AF_INET ? 0 : 1);
@@ -592,8 +557,7 @@ static int tcp_set_listen_backlog_size(wasitls_ccall *call, void *env, const was
     NARGS(2);
     sock *s = SOCK(0);
     uint64_t v = args[1].of.u;
-    if (v == 0)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (v == 0) return sock_err(call, result, SE(INVALID_ARGUMENT));
     if (s->state == ST_CONNECTING || s->state == ST_CONNECTED)
         return sock_err(call, result, SE(INVALID_STATE));
     s->backlog = v;
@@ -619,8 +583,7 @@ static int set_int(sock *s, int level, int opt, int v)
 
 static int opt_result(wasitls_ccall *call, wasitls_cval *result, int e, wasitls_cval v)
 {
-    if (e)
-        return sock_errno(call, result, e);
+    if (e) return sock_errno(call, result, e);
     return wasitls__ok(call, result, &v);
 }
 
@@ -650,8 +613,7 @@ static int tcp_set_keep_alive_enabled(wasitls_ccall *call, void *env, const wasi
 static int ns_to_secs(uint64_t ns)
 {
     uint64_t s = (ns + 999999999u) / 1000000000u;
-    if (s < 1)
-        s = 1;
+    if (s < 1) s = 1;
     return s > 32767 ? 32767 : (int)s;
 }
 
@@ -663,8 +625,7 @@ static int get_secs(wasitls_ccall *call, wasitls_cval *result, sock *s, int opt)
 
 static int set_secs(wasitls_ccall *call, wasitls_cval *result, sock *s, int opt, uint64_t ns)
 {
-    if (ns == 0)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (ns == 0) return sock_err(call, result, SE(INVALID_ARGUMENT));
     return set_result(call, result, set_int(s, IPPROTO_TCP, opt, ns_to_secs(ns)));
 }
 
@@ -676,9 +637,8 @@ static int tcp_keep_alive_idle_time(wasitls_ccall *call, void *env, const wasitl
     return get_secs(call, result, SOCK(0), TCP_KEEPIDLE);
 }
 
-static int tcp_set_keep_alive_idle_time(wasitls_ccall *call, void *env,
-                                        const wasitls_cval *args, size_t nargs,
-                                        wasitls_cval *result)
+static int tcp_set_keep_alive_idle_time(wasitls_ccall *call, void *env, const wasitls_cval *args,
+                                        size_t nargs, wasitls_cval *result)
 {
     NARGS(2);
     return set_secs(call, result, SOCK(0), TCP_KEEPIDLE, args[1].of.u);
@@ -713,9 +673,9 @@ static int tcp_set_keep_alive_count(wasitls_ccall *call, void *env, const wasitl
 {
     NARGS(2);
     uint64_t v = args[1].of.u;
-    if (v == 0)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
-    return set_result(call, result, set_int(SOCK(0), IPPROTO_TCP, TCP_KEEPCNT, v > 127 ? 127 : (int)v));
+    if (v == 0) return sock_err(call, result, SE(INVALID_ARGUMENT));
+    return set_result(call, result,
+                      set_int(SOCK(0), IPPROTO_TCP, TCP_KEEPCNT, v > 127 ? 127 : (int)v));
 }
 
 /* hop-limit / unicast-hop-limit: func() -> result<u8, error-code>; and the setters */
@@ -735,8 +695,7 @@ static int set_hop_limit(wasitls_ccall *call, void *env, const wasitls_cval *arg
     NARGS(2);
     sock *s = SOCK(0);
     int v = (int)(args[1].of.u & 0xff);
-    if (v == 0)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (v == 0) return sock_err(call, result, SE(INVALID_ARGUMENT));
     int e = s->family == AF_INET ? set_int(s, IPPROTO_IP, IP_TTL, v)
                                  : set_int(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, v);
     return set_result(call, result, e);
@@ -751,10 +710,10 @@ static int buf_size(wasitls_ccall *call, wasitls_cval *result, sock *s, int opt)
 
 static int set_buf_size(wasitls_ccall *call, wasitls_cval *result, sock *s, int opt, uint64_t v)
 {
-    if (v == 0)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (v == 0) return sock_err(call, result, SE(INVALID_ARGUMENT));
     /* The kernel doubles what it is given and clamps it; the WIT allows that. */
-    return set_result(call, result, set_int(s, SOL_SOCKET, opt, v > INT_MAX / 2 ? INT_MAX / 2 : (int)v));
+    return set_result(call, result,
+                      set_int(s, SOL_SOCKET, opt, v > INT_MAX / 2 ? INT_MAX / 2 : (int)v));
 }
 
 static int receive_buffer_size(wasitls_ccall *call, void *env, const wasitls_cval *args,
@@ -771,8 +730,8 @@ static int set_receive_buffer_size(wasitls_ccall *call, void *env, const wasitls
     return set_buf_size(call, result, SOCK(0), SO_RCVBUF, args[1].of.u);
 }
 
-static int send_buffer_size(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int send_buffer_size(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(1);
     return buf_size(call, result, SOCK(0), SO_SNDBUF);
@@ -818,8 +777,7 @@ static int sock_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *ar
     NARGS(1);
     sock *s = SOCK(0);
     wasitls_pollable *p = wasitls_pollable_child(s, &s->children, sock_ready, sock_wait_on);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -830,14 +788,11 @@ static int tcp_shutdown(wasitls_ccall *call, void *env, const wasitls_cval *args
 {
     NARGS(2);
     sock *s = SOCK(0);
-    if (s->state != ST_CONNECTED)
-        return sock_err(call, result, SE(INVALID_STATE));
+    if (s->state != ST_CONNECTED) return sock_err(call, result, SE(INVALID_STATE));
     static const int how[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
     uint32_t t = args[1].of.var.tag;
-    if (t > 2)
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
-    if (shutdown(s->fd, how[t]) < 0 && errno != ENOTCONN)
-        return sock_errno(call, result, errno);
+    if (t > 2) return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (shutdown(s->fd, how[t]) < 0 && errno != ENOTCONN) return sock_errno(call, result, errno);
     return ok_unit(call, result);
 }
 
@@ -885,16 +840,13 @@ static int udp_stream(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 {
     NARGS(2);
     sock *s = SOCK(0);
-    if (s->state != ST_BOUND)
-        return sock_err(call, result, SE(INVALID_STATE));
+    if (s->state != ST_BOUND) return sock_err(call, result, SE(INVALID_STATE));
     if (args[1].of.var.tag == 1) {
         struct sockaddr_storage ss;
         socklen_t len;
         uint32_t bad = check_addr(s, args[1].of.var.payload, &ss, &len, true);
-        if (bad)
-            return sock_err(call, result, bad - 1);
-        if (connect(s->fd, (struct sockaddr *)&ss, len) < 0)
-            return sock_errno(call, result, errno);
+        if (bad) return sock_err(call, result, bad - 1);
+        if (connect(s->fd, (struct sockaddr *)&ss, len) < 0) return sock_errno(call, result, errno);
         s->udp_remote = true;
     } else if (s->udp_remote) {
         struct sockaddr sa = {.sa_family = AF_UNSPEC};
@@ -924,34 +876,26 @@ static int dgram_receive(wasitls_ccall *call, void *env, const wasitls_cval *arg
     NARGS(2);
     dgram_stream *d = ARG_REP(0);
     uint64_t max = args[1].of.u;
-    if (max > 64)
-        max = 64;
+    if (max > 64) max = 64;
     wasitls_cval *items = wasitls_ccall_vals(call, max ? (size_t)max : 1);
     uint8_t *buf = wasitls__scratch(env, DGRAM_MAX);
-    if (!items || !buf)
-        return WASITLS_E_NOMEM;
+    if (!items || !buf) return WASITLS_E_NOMEM;
     size_t n = 0;
     while (n < max) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         ssize_t r = recvfrom(d->s->fd, buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            if (n)
-                break;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (n) break;
             return sock_errno(call, result, errno);
         }
         wasitls_cval *f = wasitls__aggregate(call, &items[n], WASITLS_CV_RECORD, 2);
-        if (!f)
-            return WASITLS_E_NOMEM;
+        if (!f) return WASITLS_E_NOMEM;
         int rc = wasitls__guest_copy(call, buf, (size_t)r, &f[0]);
-        if (rc)
-            return rc;
-        if (sockaddr_cval(call, &f[1], (struct sockaddr *)&ss))
-            return WASITLS_E_NOMEM;
+        if (rc) return rc;
+        if (sockaddr_cval(call, &f[1], (struct sockaddr *)&ss)) return WASITLS_E_NOMEM;
         n++;
     }
     wasitls_cval list = cv_kind(WASITLS_CV_LIST);
@@ -980,15 +924,14 @@ static void out_wait_on(void *p, wasitls_waitset *ws)
     wasitls_waitset_fd(ws, ((dgram_stream *)p)->s->fd, POLLOUT);
 }
 
-static int dgram_subscribe(wasitls_ccall *call, const wasitls_cval *args, size_t nargs,
-                           bool in, wasitls_cval *result)
+static int dgram_subscribe(wasitls_ccall *call, const wasitls_cval *args, size_t nargs, bool in,
+                           wasitls_cval *result)
 {
     NARGS(1);
     dgram_stream *d = ARG_REP(0);
     wasitls_pollable *p = wasitls_pollable_child(d, &d->children, in ? in_ready : out_ready,
                                                  in ? in_wait_on : out_wait_on);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -1006,8 +949,8 @@ static int out_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *arg
 }
 
 /* check-send: func() -> result<u64, error-code>; */
-static int dgram_check_send(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                            size_t nargs, wasitls_cval *result)
+static int dgram_check_send(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                            wasitls_cval *result)
 {
     NARGS(1);
     dgram_stream *d = ARG_REP(0);
@@ -1024,11 +967,11 @@ static int dgram_send(wasitls_ccall *call, void *env, const wasitls_cval *args, 
     dgram_stream *d = ARG_REP(0);
     sock *s = d->s;
     size_t n = args[1].of.list.len;
-    if (n == 0)
-        return wasitls__ok(call, result, &(wasitls_cval){.kind = WASITLS_CV_U64});
+    if (n == 0) return wasitls__ok(call, result, &(wasitls_cval){.kind = WASITLS_CV_U64});
     if (n > s->udp_permit)
-        return wasitls_ccall_trap(call, "outgoing-datagram-stream.send: %zu datagrams exceed the "
-                                        "check-send permit",
+        return wasitls_ccall_trap(call,
+                                  "outgoing-datagram-stream.send: %zu datagrams exceed the "
+                                  "check-send permit",
                                   n);
     s->udp_permit -= n;
     size_t sent = 0;
@@ -1051,8 +994,7 @@ static int dgram_send(wasitls_ccall *call, void *env, const wasitls_cval *args, 
             bad = SE(INVALID_ARGUMENT) + 1;
         }
         if (bad) {
-            if (sent)
-                break;
+            if (sent) break;
             return sock_err(call, result, bad - 1);
         }
         ssize_t r;
@@ -1064,8 +1006,7 @@ static int dgram_send(wasitls_ccall *call, void *env, const wasitls_cval *args, 
                            MSG_DONTWAIT | MSG_NOSIGNAL);
         while (r < 0 && errno == EINTR);
         if (r < 0) {
-            if (sent)
-                break;
+            if (sent) break;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return sock_err(call, result, SE(WOULD_BLOCK));
             return sock_errno(call, result, errno);
@@ -1084,10 +1025,10 @@ static int dgram_send(wasitls_ccall *call, void *env, const wasitls_cval *args, 
 
 typedef struct {
     pthread_mutex_t mu;
-    int refs;       /* the stream + the worker */
-    int efd;        /* -1 once abandoned */
-    bool done;      /* read and written under mu */
-    int gai;        /* getaddrinfo's result */
+    int refs;  /* the stream + the worker */
+    int efd;   /* -1 once abandoned */
+    bool done; /* read and written under mu */
+    int gai;   /* getaddrinfo's result */
     struct sockaddr_storage *addrs;
     size_t n, next;
     uint32_t children;
@@ -1099,8 +1040,7 @@ static void resolve_unref(resolve_stream *r)
     pthread_mutex_lock(&r->mu);
     int left = --r->refs;
     pthread_mutex_unlock(&r->mu);
-    if (left)
-        return;
+    if (left) return;
     pthread_mutex_destroy(&r->mu);
     free(r->addrs);
     free(r);
@@ -1118,8 +1058,7 @@ static void resolve_run(resolve_stream *r)
         for (struct addrinfo *a = res; a; a = a->ai_next)
             cnt++;
         addrs = calloc(cnt ? cnt : 1, sizeof *addrs);
-        if (!addrs)
-            g = EAI_MEMORY;
+        if (!addrs) g = EAI_MEMORY;
         for (struct addrinfo *a = res; addrs && a; a = a->ai_next) {
             if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
                 a->ai_addrlen > sizeof *addrs)
@@ -1128,8 +1067,7 @@ static void resolve_run(resolve_stream *r)
             for (size_t i = 0; i < n && !dup; i++)
                 dup = addrs[i].ss_family == a->ai_family &&
                       memcmp(&addrs[i], a->ai_addr, a->ai_addrlen) == 0;
-            if (!dup)
-                memcpy(&addrs[n++], a->ai_addr, a->ai_addrlen);
+            if (!dup) memcpy(&addrs[n++], a->ai_addr, a->ai_addrlen);
         }
         freeaddrinfo(res);
     }
@@ -1210,22 +1148,18 @@ static void resolve_wait_on(void *p, wasitls_waitset *ws)
  * above 0x7f are left to the resolver), at most 253 bytes, with an optional final dot. */
 static bool valid_name(const char *name, size_t nl)
 {
-    if (nl == 0 || nl > 253 || memchr(name, 0, nl))
-        return false;
+    if (nl == 0 || nl > 253 || memchr(name, 0, nl)) return false;
     char buf[254];
     memcpy(buf, name, nl);
     buf[nl] = 0;
     struct in6_addr a6;
-    if (inet_pton(AF_INET, buf, &a6) == 1 || inet_pton(AF_INET6, buf, &a6) == 1)
-        return true;
-    if (buf[nl - 1] == '.')
-        buf[--nl] = 0;
+    if (inet_pton(AF_INET, buf, &a6) == 1 || inet_pton(AF_INET6, buf, &a6) == 1) return true;
+    if (buf[nl - 1] == '.') buf[--nl] = 0;
     size_t label = 0;
     for (size_t i = 0; i <= nl; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c == '.' || c == 0) {
-            if (label == 0 || label > 63)
-                return false;
+            if (label == 0 || label > 63) return false;
             label = 0;
             continue;
         }
@@ -1239,13 +1173,12 @@ static bool valid_name(const char *name, size_t nl)
 
 /* resolve-addresses: func(network: borrow<network>, name: string)
  *                    -> result<resolve-address-stream, error-code>; */
-static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(2);
     wasitls_wasi *w = env;
-    if (!w->lookup)
-        return sock_err(call, result, SE(ACCESS_DENIED));
+    if (!w->lookup) return sock_err(call, result, SE(ACCESS_DENIED));
     size_t nl = args[1].of.str.len;
     const char *name = args[1].of.str.ptr;
     /* An IPv6 literal may come in brackets, as in a URL. */
@@ -1253,11 +1186,9 @@ static int resolve_addresses(wasitls_ccall *call, void *env, const wasitls_cval 
         name++;
         nl -= 2;
     }
-    if (!valid_name(name, nl))
-        return sock_err(call, result, SE(INVALID_ARGUMENT));
+    if (!valid_name(name, nl)) return sock_err(call, result, SE(INVALID_ARGUMENT));
     resolve_stream *r = calloc(1, sizeof *r);
-    if (!r)
-        return WASITLS_E_NOMEM;
+    if (!r) return WASITLS_E_NOMEM;
     memcpy(r->name, name, nl);
     r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->efd < 0) {
@@ -1286,36 +1217,31 @@ static int resolve_next_address(wasitls_ccall *call, void *env, const wasitls_cv
 {
     NARGS(1);
     resolve_stream *r = ARG_REP(0);
-    if (!resolve_done(r))
-        return sock_err(call, result, SE(WOULD_BLOCK));
+    if (!resolve_done(r)) return sock_err(call, result, SE(WOULD_BLOCK));
     if (r->gai) {
         int g = r->gai;
         uint32_t code = g == EAI_NONAME || g == EAI_NODATA ? SE(NAME_UNRESOLVABLE)
-                        : g == EAI_AGAIN                  ? SE(TEMPORARY_RESOLVER_FAILURE)
-                        : g == EAI_MEMORY                 ? SE(OUT_OF_MEMORY)
-                                                          : SE(PERMANENT_RESOLVER_FAILURE);
+                        : g == EAI_AGAIN                   ? SE(TEMPORARY_RESOLVER_FAILURE)
+                        : g == EAI_MEMORY                  ? SE(OUT_OF_MEMORY)
+                                                           : SE(PERMANENT_RESOLVER_FAILURE);
         return sock_err(call, result, code);
     }
     wasitls_cval opt = cv_none();
     if (r->next < r->n) {
         wasitls_cval ip;
-        if (ip_cval(call, &ip, (struct sockaddr *)&r->addrs[r->next++]))
-            return WASITLS_E_NOMEM;
-        if (wasitls__some(call, &opt, ip))
-            return WASITLS_E_NOMEM;
+        if (ip_cval(call, &ip, (struct sockaddr *)&r->addrs[r->next++])) return WASITLS_E_NOMEM;
+        if (wasitls__some(call, &opt, ip)) return WASITLS_E_NOMEM;
     }
     return wasitls__ok(call, result, &opt);
 }
 
-static int resolve_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args,
-                             size_t nargs, wasitls_cval *result)
+static int resolve_subscribe(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                             wasitls_cval *result)
 {
     NARGS(1);
     resolve_stream *r = ARG_REP(0);
-    wasitls_pollable *p =
-        wasitls_pollable_child(r, &r->children, resolve_ready, resolve_wait_on);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    wasitls_pollable *p = wasitls_pollable_child(r, &r->children, resolve_ready, resolve_wait_on);
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_own(p);
     return 0;
 }
@@ -1393,6 +1319,6 @@ static const wasitls__hfunc sock_funcs[] = {
 
 int wasitls__sock_register(wasitls_wasi *w, wasitls_linker *l, wasitls_error *err)
 {
-    return wasitls__register(w, l, sock_funcs, sizeof sock_funcs / sizeof sock_funcs[0],
-                             sock_res, sizeof sock_res / sizeof sock_res[0], err);
+    return wasitls__register(w, l, sock_funcs, sizeof sock_funcs / sizeof sock_funcs[0], sock_res,
+                             sizeof sock_res / sizeof sock_res[0], err);
 }

@@ -35,12 +35,10 @@ wasitls_ioerr *wasitls_ioerr_new(int code, uint32_t socket_code, const char *fmt
     va_start(ap, fmt);
     int n = fmt ? vsnprintf(tmp, sizeof tmp, fmt, ap) : -1;
     va_end(ap);
-    if (n < 0)
-        n = snprintf(tmp, sizeof tmp, "%s", wasitls_strerror(code));
+    if (n < 0) n = snprintf(tmp, sizeof tmp, "%s", wasitls_strerror(code));
     size_t len = strlen(tmp);
     wasitls_ioerr *e = malloc(sizeof *e + len + 1);
-    if (!e)
-        return NULL;
+    if (!e) return NULL;
     e->code = code;
     e->socket_code = socket_code;
     e->os_errno = 0;
@@ -170,19 +168,17 @@ uint32_t wasitls__errno_sock(int e)
 
 wasitls_ioerr *wasitls__ioerr_errno(int e, bool is_socket, const char *what)
 {
-    wasitls_ioerr *r = wasitls_ioerr_new(wasitls__errno_code(e),
-                                         is_socket ? wasitls__errno_sock(e) + 1 : 0, "%s: %s",
-                                         what, strerror(e));
-    if (r)
-        r->os_errno = e;
+    wasitls_ioerr *r =
+        wasitls_ioerr_new(wasitls__errno_code(e), is_socket ? wasitls__errno_sock(e) + 1 : 0,
+                          "%s: %s", what, strerror(e));
+    if (r) r->os_errno = e;
     return r;
 }
 
 wasitls_ioerr *wasitls__ioerr_file(int e, const char *what)
 {
     wasitls_ioerr *r = wasitls__ioerr_errno(e, false, what);
-    if (r)
-        r->is_file = true;
+    if (r) r->is_file = true;
     return r;
 }
 
@@ -204,8 +200,7 @@ struct wasitls_waitset {
 
 void wasitls_waitset_fd(wasitls_waitset *ws, int fd, short events)
 {
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     if (ws->n == ws->cap) {
         size_t cap = ws->cap ? ws->cap * 2 : 16;
         struct pollfd *p = realloc(ws->fds, cap * sizeof *p);
@@ -224,8 +219,7 @@ void wasitls_waitset_fd(wasitls_waitset *ws, int fd, short events)
 
 void wasitls_waitset_deadline(wasitls_waitset *ws, uint64_t mono_ns)
 {
-    if (mono_ns < ws->deadline)
-        ws->deadline = mono_ns;
+    if (mono_ns < ws->deadline) ws->deadline = mono_ns;
 }
 
 void wasitls_waitset_now(wasitls_waitset *ws)
@@ -245,10 +239,8 @@ short wasitls__fd_revents(int fd, short events)
     struct pollfd p = {.fd = fd, .events = events};
     for (;;) {
         int r = poll(&p, 1, 0);
-        if (r >= 0)
-            return r ? p.revents : 0;
-        if (errno != EINTR)
-            return POLLERR;
+        if (r >= 0) return r ? p.revents : 0;
+        if (errno != EINTR) return POLLERR;
     }
 }
 
@@ -274,8 +266,7 @@ static _Thread_local struct {
 
 void wasitls__fd_close(int fd)
 {
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     if (ep.inited && ep.epfd >= 0 && (size_t)fd < ep.cap && ep.tab[fd].reg) {
         epoll_ctl(ep.epfd, EPOLL_CTL_DEL, fd, NULL);
         ep.tab[fd].reg = 0;
@@ -286,27 +277,21 @@ void wasitls__fd_close(int fd)
 static uint32_t to_epoll(short ev)
 {
     uint32_t r = 0;
-    if (ev & POLLIN)
-        r |= EPOLLIN;
-    if (ev & POLLOUT)
-        r |= EPOLLOUT;
-    if (ev & POLLPRI)
-        r |= EPOLLPRI;
-    if (ev & POLLRDHUP)
-        r |= EPOLLRDHUP;
+    if (ev & POLLIN) r |= EPOLLIN;
+    if (ev & POLLOUT) r |= EPOLLOUT;
+    if (ev & POLLPRI) r |= EPOLLPRI;
+    if (ev & POLLRDHUP) r |= EPOLLRDHUP;
     return r ? r : EPOLLERR;
 }
 
 static bool ep_grow(int maxfd)
 {
-    if ((size_t)maxfd < ep.cap)
-        return true;
+    if ((size_t)maxfd < ep.cap) return true;
     size_t cap = ep.cap ? ep.cap : 256;
     while (cap <= (size_t)maxfd)
         cap *= 2;
     struct ep_slot *t = realloc(ep.tab, cap * sizeof *t);
-    if (!t)
-        return false;
+    if (!t) return false;
     memset(t + ep.cap, 0, (cap - ep.cap) * sizeof *t);
     ep.tab = t;
     ep.cap = cap;
@@ -325,8 +310,7 @@ static int ep_register(int fd, uint32_t ev)
             op = EPOLL_CTL_MOD;
         else
             return -errno;
-        if (epoll_ctl(ep.epfd, op, fd, &e) < 0)
-            return -errno;
+        if (epoll_ctl(ep.epfd, op, fd, &e) < 0) return -errno;
     }
     if (!ep.tab[fd].reg) {
         if (ep.nregd == ep.capregd) {
@@ -353,22 +337,18 @@ static int ep_wait(wasitls_waitset *ws, int timeout_ms, bool *force_now)
         ep.epfd = epoll_create1(EPOLL_CLOEXEC);
         ep.inited = true;
     }
-    if (ep.epfd < 0)
-        return WASITLS_E_UNSUPPORTED;
+    if (ep.epfd < 0) return WASITLS_E_UNSUPPORTED;
     int maxfd = -1;
     for (size_t i = 0; i < ws->n; i++)
-        if (ws->fds[i].fd > maxfd)
-            maxfd = ws->fds[i].fd;
-    if (maxfd >= 0 && !ep_grow(maxfd))
-        return WASITLS_E_NOMEM;
+        if (ws->fds[i].fd > maxfd) maxfd = ws->fds[i].fd;
+    if (maxfd >= 0 && !ep_grow(maxfd)) return WASITLS_E_NOMEM;
     for (size_t i = 0; i < ws->n; i++)
         ep.tab[ws->fds[i].fd].want |= to_epoll(ws->fds[i].events);
     /* Drop what this wait does not want: level-triggered leftovers would wake us forever. */
     size_t k = 0;
     for (size_t i = 0; i < ep.nregd; i++) {
         int fd = ep.regd[i];
-        if (!ep.tab[fd].reg)
-            continue;
+        if (!ep.tab[fd].reg) continue;
         if (!ep.tab[fd].want) {
             epoll_ctl(ep.epfd, EPOLL_CTL_DEL, fd, NULL);
             ep.tab[fd].reg = 0;
@@ -381,11 +361,9 @@ static int ep_wait(wasitls_waitset *ws, int timeout_ms, bool *force_now)
     for (size_t i = 0; i < ws->n; i++) {
         int fd = ws->fds[i].fd;
         uint32_t want = ep.tab[fd].want;
-        if (!want)
-            continue; /* a duplicate, already handled */
+        if (!want) continue; /* a duplicate, already handled */
         ep.tab[fd].want = 0;
-        if (ep.tab[fd].reg == want)
-            continue;
+        if (ep.tab[fd].reg == want) continue;
         int r = ep_register(fd, want);
         if (r == -EPERM) {
             *force_now = true; /* regular files are always ready */
@@ -400,35 +378,30 @@ static int ep_wait(wasitls_waitset *ws, int timeout_ms, bool *force_now)
             ep.tab[ws->fds[i].fd].want = 0;
         return rc;
     }
-    if (*force_now)
-        return 0;
+    if (*force_now) return 0;
     size_t want_evs = ws->n < 1024 ? (ws->n ? ws->n : 1) : 1024;
     if (ep.capevs < want_evs) {
         struct epoll_event *e = realloc(ep.evs, want_evs * sizeof *e);
-        if (!e)
-            return WASITLS_E_NOMEM;
+        if (!e) return WASITLS_E_NOMEM;
         ep.evs = e;
         ep.capevs = want_evs;
     }
     int r = epoll_wait(ep.epfd, ep.evs, (int)want_evs, timeout_ms);
-    if (r < 0 && errno != EINTR)
-        return wasitls__errno_code(errno);
+    if (r < 0 && errno != EINTR) return wasitls__errno_code(errno);
     return 0;
 }
 
 /* One wait on the union; returns 0 after something may have changed. */
 static int wait_union(wasitls_waitset *ws)
 {
-    if (ws->now)
-        return 0;
+    if (ws->now) return 0;
     if (ws->oom) {
         ws->deadline = wasitls_now_ns() + 1000000; /* 1 ms: retry without the lost fds */
     }
     if (ws->n == 0 && ws->deadline == UINT64_MAX)
         return WASITLS_E_INTERNAL; /* nothing can ever become ready: a deadlock */
     uint64_t now = wasitls_now_ns();
-    if (ws->deadline <= now)
-        return 0;
+    if (ws->deadline <= now) return 0;
     if (ws->n > EPOLL_THRESHOLD) {
         int timeout_ms = -1;
         if (ws->deadline != UINT64_MAX) {
@@ -437,8 +410,7 @@ static int wait_union(wasitls_waitset *ws)
         }
         bool force_now = false;
         int rc = ep_wait(ws, timeout_ms, &force_now);
-        if (rc == 0 || rc == WASITLS_E_INTERNAL)
-            return rc;
+        if (rc == 0 || rc == WASITLS_E_INTERNAL) return rc;
         /* epoll unavailable or out of memory: poll(2) below still works */
     }
     struct timespec ts, *tsp = NULL;
@@ -449,8 +421,7 @@ static int wait_union(wasitls_waitset *ws)
         tsp = &ts;
     }
     int r = ppoll(ws->fds, ws->n, tsp, NULL);
-    if (r < 0 && errno != EINTR)
-        return wasitls__errno_code(errno);
+    if (r < 0 && errno != EINTR) return wasitls__errno_code(errno);
     for (size_t i = 0; r > 0 && i < ws->n; i++)
         if (ws->fds[i].revents & POLLNVAL)
             return WASITLS_E_INTERNAL; /* a closed fd: waiting again would spin forever */
@@ -469,22 +440,19 @@ static void waitset_reset(wasitls_waitset *ws)
 
 void wasitls_pollable_free(wasitls_pollable *p)
 {
-    if (p)
-        p->ops->destroy(p);
+    if (p) p->ops->destroy(p);
 }
 
 int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out, size_t *nready)
 {
     *nready = 0;
-    if (n == 0 || n > UINT32_MAX)
-        return WASITLS_E_INVAL;
+    if (n == 0 || n > UINT32_MAX) return WASITLS_E_INVAL;
     wasitls_waitset ws = {0};
     int rc = 0;
     for (;;) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (ps[i]->ops->ready(ps[i]))
-                ready_out[k++] = (uint32_t)i;
+            if (ps[i]->ops->ready(ps[i])) ready_out[k++] = (uint32_t)i;
         if (k) {
             *nready = k;
             break;
@@ -493,8 +461,7 @@ int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out, siz
         for (size_t i = 0; i < n; i++)
             ps[i]->ops->wait_on(ps[i], &ws);
         rc = wait_union(&ws);
-        if (rc)
-            break;
+        if (rc) break;
     }
     free(ws.fds);
     return rc;
@@ -539,8 +506,7 @@ static const wasitls_pollable_ops deadline_ops = {
 wasitls_pollable *wasitls_pollable_deadline(uint64_t mono_ns)
 {
     deadline_pollable *p = malloc(sizeof *p);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     p->base.ops = &deadline_ops;
     p->at = mono_ns;
     return &p->base;
@@ -571,8 +537,7 @@ static void child_wait_on(wasitls_pollable *p, wasitls_waitset *ws)
 static void child_destroy(wasitls_pollable *p)
 {
     child_pollable *c = (child_pollable *)p;
-    if (c->children && *c->children)
-        --*c->children;
+    if (c->children && *c->children) --*c->children;
     free(c);
 }
 
@@ -588,15 +553,13 @@ wasitls_pollable *wasitls_pollable_child(void *parent, uint32_t *children,
                                          void (*wait_on)(void *parent, wasitls_waitset *ws))
 {
     child_pollable *c = malloc(sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->base.ops = &child_ops;
     c->parent = parent;
     c->children = children;
     c->ready = ready;
     c->wait_on = wait_on;
-    if (children)
-        ++*children;
+    if (children) ++*children;
     return &c->base;
 }
 
@@ -621,20 +584,16 @@ static void wait_on_o(void *s, wasitls_waitset *ws)
 
 int wasitls_istream_free(wasitls_istream *s)
 {
-    if (!s)
-        return 0;
-    if (s->children)
-        return WASITLS_E_BUSY;
+    if (!s) return 0;
+    if (s->children) return WASITLS_E_BUSY;
     s->ops->destroy(s);
     return 0;
 }
 
 int wasitls_ostream_free(wasitls_ostream *s)
 {
-    if (!s)
-        return 0;
-    if (s->children)
-        return WASITLS_E_BUSY;
+    if (!s) return 0;
+    if (s->children) return WASITLS_E_BUSY;
     s->ops->destroy(s);
     return 0;
 }
@@ -661,11 +620,9 @@ int64_t wasitls_istream_read_blocking(wasitls_istream *s, uint8_t *buf, size_t l
 {
     for (;;) {
         int64_t r = s->ops->read(s, buf, len, err);
-        if (r != 0 || len == 0)
-            return r;
+        if (r != 0 || len == 0) return r;
         int rc = block_on(s, is_ready_i, wait_on_i);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
 }
 
@@ -675,18 +632,15 @@ int wasitls_ostream_write_all(wasitls_ostream *s, const uint8_t *buf, size_t len
     size_t off = 0;
     while (off < len) {
         int64_t room = s->ops->check_write(s, err);
-        if (room < 0)
-            return (int)room;
+        if (room < 0) return (int)room;
         if (room == 0) {
             int rc = block_on(s, is_ready_o, wait_on_o);
-            if (rc)
-                return rc;
+            if (rc) return rc;
             continue;
         }
         size_t k = len - off < (uint64_t)room ? len - off : (size_t)room;
         int rc = s->ops->write(s, buf + off, k, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         off += k;
     }
     return 0;
@@ -695,14 +649,11 @@ int wasitls_ostream_write_all(wasitls_ostream *s, const uint8_t *buf, size_t len
 int wasitls_ostream_flush_blocking(wasitls_ostream *s, wasitls_ioerr **err)
 {
     int rc = s->ops->flush(s, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (;;) {
         int64_t room = s->ops->check_write(s, err);
-        if (room != 0)
-            return room < 0 ? (int)room : 0;
+        if (room != 0) return room < 0 ? (int)room : 0;
         rc = block_on(s, is_ready_o, wait_on_o);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
 }

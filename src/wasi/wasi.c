@@ -34,17 +34,14 @@ int wasitls_wasi_new(const wasitls_wasi_config *cfg, wasitls_wasi **out, wasitls
     int rc = WASITLS_E_NOMEM;
     wasitls_wasi *w = calloc(1, sizeof *w);
     *out = NULL;
-    if (!w)
-        return wasitls_error_set(err, rc, NULL);
+    if (!w) return wasitls_error_set(err, rc, NULL);
     w->args = calloc(cfg->nargs + 1, sizeof *w->args);
     w->env_names = calloc(cfg->nenv + 1, sizeof *w->env_names);
     w->env_values = calloc(cfg->nenv + 1, sizeof *w->env_values);
     w->pre = calloc(cfg->npreopens + 1, sizeof *w->pre);
-    if (!w->args || !w->env_names || !w->env_values || !w->pre)
-        goto fail;
+    if (!w->args || !w->env_names || !w->env_values || !w->pre) goto fail;
     for (size_t i = 0; i < cfg->nargs; i++) {
-        if (!(w->args[i] = strdup(cfg->args[i])))
-            goto fail;
+        if (!(w->args[i] = strdup(cfg->args[i]))) goto fail;
         w->nargs++;
     }
     for (size_t i = 0; i < cfg->nenv; i++) {
@@ -54,8 +51,7 @@ int wasitls_wasi_new(const wasitls_wasi_config *cfg, wasitls_wasi **out, wasitls
         w->env_names[i] = dupn(e, nl);
         w->env_values[i] = strdup(eq ? eq + 1 : "");
         w->nenv++;
-        if (!w->env_names[i] || !w->env_values[i])
-            goto fail;
+        if (!w->env_names[i] || !w->env_values[i]) goto fail;
     }
     for (size_t i = 0; i < cfg->npreopens; i++) {
         const wasitls_wasi_preopen *p = &cfg->preopens[i];
@@ -68,16 +64,14 @@ int wasitls_wasi_new(const wasitls_wasi_config *cfg, wasitls_wasi **out, wasitls
         w->pre[i].fd = fd;
         w->npre++;
         w->pre[i].guest_path = strdup(p->guest_path ? p->guest_path : p->host_path);
-        if (!w->pre[i].guest_path)
-            goto fail;
+        if (!w->pre[i].guest_path) goto fail;
     }
     w->stdin_fd = cfg->stdin_fd;
     w->stdout_fd = cfg->stdout_fd;
     w->stderr_fd = cfg->stderr_fd;
     w->net = cfg->inherit_network;
     w->lookup = cfg->allow_ip_name_lookup;
-    if (cfg->initial_cwd && !(w->cwd = strdup(cfg->initial_cwd)))
-        goto fail;
+    if (cfg->initial_cwd && !(w->cwd = strdup(cfg->initial_cwd))) goto fail;
     if (getrandom(w->insecure, sizeof w->insecure, 0) != sizeof w->insecure ||
         getrandom(w->seed, sizeof w->seed, 0) != sizeof w->seed) {
         rc = wasitls_error_set(err, WASITLS_E_IO, "getrandom: %s", strerror(errno));
@@ -96,13 +90,11 @@ fail_set:
 void wasitls__orphan_add(wasitls_wasi *w, void *rep, void (*force_free)(void *rep))
 {
     for (size_t i = 0; i < w->norphans; i++)
-        if (w->orphans[i].rep == rep)
-            return;
+        if (w->orphans[i].rep == rep) return;
     if (w->norphans == w->caporphans) {
         size_t cap = w->caporphans ? w->caporphans * 2 : 8;
         struct wasitls__orphan *o = realloc(w->orphans, cap * sizeof *o);
-        if (!o)
-            return; /* leaks rep at worst */
+        if (!o) return; /* leaks rep at worst */
         w->orphans = o;
         w->caporphans = cap;
     }
@@ -122,8 +114,7 @@ void wasitls__orphan_forget(wasitls_wasi *w, void *rep)
 
 void wasitls_wasi_free(wasitls_wasi *w)
 {
-    if (!w)
-        return;
+    if (!w) return;
     for (size_t i = 0; i < w->norphans; i++)
         w->orphans[i].force_free(w->orphans[i].rep);
     free(w->orphans);
@@ -148,8 +139,7 @@ void wasitls_wasi_free(wasitls_wasi *w)
 
 bool wasitls_wasi_exited(const wasitls_wasi *w, int *code)
 {
-    if (w->exited && code)
-        *code = w->exit_code;
+    if (w->exited && code) *code = w->exit_code;
     return w->exited;
 }
 
@@ -157,8 +147,7 @@ const char *wasitls_wasi_wit(const char *package, size_t *len)
 {
     size_t n;
     const char *t = wasitls__wit_text(package, &n);
-    if (len)
-        *len = n;
+    if (len) *len = n;
     return t;
 }
 
@@ -179,14 +168,10 @@ int wasitls_wasi_add_to_linker(wasitls_wasi *w, wasitls_linker *l, wasitls_error
         }
     }
     int rc = wasitls__io_register(w, l, err);
-    if (!rc)
-        rc = wasitls__cli_register(w, l, err);
-    if (!rc)
-        rc = wasitls__fs_register(w, l, err);
-    if (!rc)
-        rc = wasitls__sock_register(w, l, err);
-    if (!rc)
-        rc = wasitls_linker_hint(l, "wasi:http/", "wasi:http is not provided by wasitls");
+    if (!rc) rc = wasitls__cli_register(w, l, err);
+    if (!rc) rc = wasitls__fs_register(w, l, err);
+    if (!rc) rc = wasitls__sock_register(w, l, err);
+    if (!rc) rc = wasitls_linker_hint(l, "wasi:http/", "wasi:http is not provided by wasitls");
     return rc;
 }
 
@@ -197,14 +182,12 @@ int wasitls__register(wasitls_wasi *w, wasitls_linker *l, const wasitls__hfunc *
     for (size_t i = 0; i < nr; i++) {
         snprintf(iface, sizeof iface, "%s%s", rs[i].iface, WASI_V);
         int rc = wasitls_linker_resource(l, iface, rs[i].name, rs[i].dtor, w, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     for (size_t i = 0; i < nf; i++) {
         snprintf(iface, sizeof iface, "%s%s", fs[i].iface, WASI_V);
         int rc = wasitls_linker_func(l, iface, fs[i].name, fs[i].fn, w, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return 0;
 }
@@ -219,10 +202,8 @@ int wasitls_wasi_run(wasitls_wasi *w, wasitls_cinstance *inst, wasitls_error *er
         wasitls_error_clear(err);
         return code;
     }
-    if (rc)
-        return rc;
-    if (has && result.kind == WASITLS_CV_RESULT && result.of.var.tag != 0)
-        return 1;
+    if (rc) return rc;
+    if (has && result.kind == WASITLS_CV_RESULT && result.of.var.tag != 0) return 1;
     return 0;
 }
 
@@ -231,8 +212,7 @@ int wasitls_wasi_run(wasitls_wasi *w, wasitls_cinstance *inst, wasitls_error *er
 wasitls_cval *wasitls__box(wasitls_ccall *c, wasitls_cval v)
 {
     wasitls_cval *p = wasitls_ccall_vals(c, 1);
-    if (p)
-        *p = v;
+    if (p) *p = v;
     return p;
 }
 
@@ -240,8 +220,7 @@ static int result_of(wasitls_ccall *c, wasitls_cval *result, uint32_t tag,
                      const wasitls_cval *payload)
 {
     wasitls_cval *p = NULL;
-    if (payload && !(p = wasitls__box(c, *payload)))
-        return WASITLS_E_NOMEM;
+    if (payload && !(p = wasitls__box(c, *payload))) return WASITLS_E_NOMEM;
     *result = wasitls_cv_var(WASITLS_CV_RESULT, tag, p);
     return 0;
 }
@@ -265,8 +244,7 @@ int wasitls__err_code(wasitls_ccall *c, wasitls_cval *result, uint32_t code)
 int wasitls__some(wasitls_ccall *c, wasitls_cval *result, wasitls_cval payload)
 {
     wasitls_cval *p = wasitls__box(c, payload);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *result = wasitls_cv_var(WASITLS_CV_OPTION, 1, p);
     return 0;
 }
@@ -274,8 +252,7 @@ int wasitls__some(wasitls_ccall *c, wasitls_cval *result, wasitls_cval payload)
 wasitls_cval *wasitls__aggregate(wasitls_ccall *c, wasitls_cval *out, uint8_t kind, size_t n)
 {
     wasitls_cval *items = wasitls_ccall_vals(c, n);
-    if (!items)
-        return NULL;
+    if (!items) return NULL;
     memset(items, 0, n * sizeof *items);
     *out = cv_kind(kind);
     out->of.list.items = items;
@@ -295,10 +272,8 @@ int wasitls__stream_result(wasitls_ccall *c, wasitls_cval *result, int64_t rc, w
         wasitls_ioerr_free(e);
         se = wasitls_cv_var(WASITLS_CV_VARIANT, 1, NULL);
     } else {
-        if (!e)
-            e = wasitls_ioerr_new((int)rc, 0, "%s", wasitls_strerror((int)rc));
-        if (!e)
-            return WASITLS_E_NOMEM;
+        if (!e) e = wasitls_ioerr_new((int)rc, 0, "%s", wasitls_strerror((int)rc));
+        if (!e) return WASITLS_E_NOMEM;
         wasitls_cval *own = wasitls__box(c, wasitls_cv_own(e));
         if (!own) {
             wasitls_ioerr_free(e);
@@ -313,10 +288,8 @@ int wasitls__guest_copy(wasitls_ccall *c, const uint8_t *p, size_t n, wasitls_cv
 {
     uint8_t *dst;
     int rc = wasitls_ccall_guest_bytes(c, n, false, &dst, out);
-    if (rc)
-        return rc;
-    if (n)
-        memcpy(dst, p, n);
+    if (rc) return rc;
+    if (n) memcpy(dst, p, n);
     return 0;
 }
 
@@ -324,11 +297,9 @@ uint8_t *wasitls__scratch(wasitls_wasi *w, size_t n)
 {
     if (n > w->scratch_cap) {
         size_t cap = n < 65536 ? 65536 : WASI_READ_MAX;
-        if (cap < n)
-            cap = n;
+        if (cap < n) cap = n;
         uint8_t *b = realloc(w->scratch, cap);
-        if (!b)
-            return NULL;
+        if (!b) return NULL;
         w->scratch = b;
         w->scratch_cap = cap;
     }

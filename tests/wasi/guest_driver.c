@@ -42,8 +42,7 @@ static _Noreturn void die(const char *fmt, ...)
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c))                                                                                  \
-            die("%s:%d: %s", __FILE__, __LINE__, #c);                                              \
+        if (!(c)) die("%s:%d: %s", __FILE__, __LINE__, #c);                                        \
     } while (0)
 
 /* ---- running a child ---- */
@@ -105,15 +104,13 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
     memset(r, 0, sizeof *r);
     size_t off = 0;
     int fin = in ? pi[1] : -1;
-    if (!in)
-        close(pi[1]);
+    if (!in) close(pi[1]);
     int fo = po[0], fe = pe[0];
     char tmp[65536];
     while (fo >= 0 || fe >= 0) {
         struct pollfd p[3] = {{fin, POLLOUT, 0}, {fo, POLLIN, 0}, {fe, POLLIN, 0}};
         int pr = poll(p, 3, 1000);
-        if (pr < 0 && errno != EINTR)
-            die("poll: %s", strerror(errno));
+        if (pr < 0 && errno != EINTR) die("poll: %s", strerror(errno));
         if (now_s() - t0 > TIMEOUT_S) {
             kill(pid, SIGKILL);
             die("%s timed out; stdout so far:\n%s\nstderr:\n%s", argv[0], r->out.p ? r->out.p : "",
@@ -121,8 +118,7 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
         }
         if (fin >= 0 && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(fin, in + off, inlen - off > 65536 ? 65536 : inlen - off);
-            if (w > 0)
-                off += (size_t)w;
+            if (w > 0) off += (size_t)w;
             if (w < 0 && errno != EAGAIN) /* the guest stopped reading */
                 off = inlen;
             if (off == inlen) {
@@ -137,8 +133,7 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
                 fo = -1;
             } else {
                 buf_add(&r->out, tmp, (size_t)n);
-                if (cb)
-                    cb(&r->out, ctx);
+                if (cb) cb(&r->out, ctx);
             }
         }
         if (fe >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -151,16 +146,13 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
             }
         }
     }
-    if (fin >= 0)
-        close(fin);
+    if (fin >= 0) close(fin);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid);
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->secs = now_s() - t0;
-    if (!r->out.p)
-        buf_add(&r->out, "", 0);
-    if (!r->err.p)
-        buf_add(&r->err, "", 0);
+    if (!r->out.p) buf_add(&r->out, "", 0);
+    if (!r->err.p) buf_add(&r->err, "", 0);
 }
 
 static void expect(const struct result *r, int status, const char *out_has, const char *err_has)
@@ -226,10 +218,8 @@ static void *echo_main(void *p)
         pf[1] = (struct pollfd){e->lfd, POLLIN, 0};
         for (size_t i = 0; i < n; i++)
             pf[2 + i] = (struct pollfd){cs[i]->fd, (short)(cs[i]->len ? POLLOUT : POLLIN), 0};
-        if (poll(pf, n + 2, -1) < 0 && errno != EINTR)
-            die("echo poll: %s", strerror(errno));
-        if (pf[0].revents)
-            break;
+        if (poll(pf, n + 2, -1) < 0 && errno != EINTR) die("echo poll: %s", strerror(errno));
+        if (pf[0].revents) break;
         if (pf[1].revents & POLLIN) {
             int fd;
             while ((fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
@@ -243,8 +233,7 @@ static void *echo_main(void *p)
         for (size_t i = 0; i < n; i++) {
             struct econn *c = cs[i];
             short re = pf[2 + i].revents;
-            if (!re)
-                continue;
+            if (!re) continue;
             if (c->len == 0 && !c->eof) {
                 ssize_t r = read(c->fd, c->buf, sizeof c->buf);
                 if (r > 0) {
@@ -338,8 +327,8 @@ static void c_args(void)
 {
     struct result r;
     run(cmd(NULL, L("a", "b c", "", "ünï", "--dir", "-S")), NULL, 0, &r, NULL, NULL);
-    expect(&r, 0,
-           "argc=7\narg1=[a]\narg2=[b c]\narg3=[]\narg4=[ünï]\narg5=[--dir]\narg6=[-S]\n", NULL);
+    expect(&r, 0, "argc=7\narg1=[a]\narg2=[b c]\narg3=[]\narg4=[ünï]\narg5=[--dir]\narg6=[-S]\n",
+           NULL);
     free_result(&r);
 }
 
@@ -390,8 +379,8 @@ static void c_exit(void)
     free_result(&r);
     run(cmd(NULL, L("trap")), NULL, 0, &r, NULL, NULL);
     if (r.status == 0 || !strstr(r.err.p, "error: ") || !strstr(r.out.p, "about to trap"))
-        die("trap: expected a non-zero status and `error: ...`, got %d\n%s\n%s", r.status,
-            r.out.p, r.err.p);
+        die("trap: expected a non-zero status and `error: ...`, got %d\n%s\n%s", r.status, r.out.p,
+            r.err.p);
     free_result(&r);
 }
 
@@ -430,15 +419,13 @@ static void rm_tmp(void)
 {
     char c[256];
     snprintf(c, sizeof c, "rm -rf '%s'", tmpdir_path);
-    if (system(c) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir_path);
+    if (system(c) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir_path);
 }
 
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     static char b[4096];
     size_t n = fread(b, 1, sizeof b - 1, f);
     b[n] = 0;
@@ -474,17 +461,15 @@ static void c_files(void)
     snprintf(p, sizeof p, "%s/secret", out);
     k = slurp(p);
     CHECK(k && strcmp(k, "the secret\n") == 0);
-    const char *absent[] = {"outside/created", "escaped", "stolen", "root/evil",
+    const char *absent[] = {"outside/created",      "escaped",     "stolen", "root/evil",
                             "root/sub/renamed.txt", "root/new.txt"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", tmpdir_path, absent[i]);
-        if (access(p, F_OK) == 0)
-            die("%s exists after the guest ran", p);
+        if (access(p, F_OK) == 0) die("%s exists after the guest ran", p);
     }
     /* no --dir: nothing is reachable */
     run(cmd(NULL, NULL), NULL, 0, &r, NULL, NULL);
-    if (r.status == 0)
-        die("the file guest succeeded without a preopen");
+    if (r.status == 0) die("the file guest succeeded without a preopen");
     free_result(&r);
 }
 
@@ -500,9 +485,8 @@ static void c_echo(int family, const char *addr, const char *size)
     expect(&r, 0, "echo ok", NULL);
     uint64_t n = strtoull(size, NULL, 10);
     if (e.in_bytes != n || e.out_bytes != n)
-        die("the server saw %llu bytes in, %llu out; expected %llu",
-            (unsigned long long)e.in_bytes, (unsigned long long)e.out_bytes,
-            (unsigned long long)n);
+        die("the server saw %llu bytes in, %llu out; expected %llu", (unsigned long long)e.in_bytes,
+            (unsigned long long)e.out_bytes, (unsigned long long)n);
     fprintf(stderr, "%s", r.out.p);
     fprintf(stderr, "%llu bytes each way in %.2f s\n", (unsigned long long)n, r.secs);
     free_result(&r);
@@ -581,11 +565,9 @@ static void c_server(int family, const char *addr)
     struct srv_ctx s = {.family = family};
     struct result r;
     run(cmd(L("-S", "inherit-network"), L(addr)), NULL, 0, &r, srv_on_output, &s);
-    if (s.started)
-        pthread_join(s.th, NULL);
+    if (s.started) pthread_join(s.th, NULL);
     expect(&r, 0, "served world", NULL);
-    if (strcmp(s.reply, "hello world\n") != 0)
-        die("the host client got '%s'", s.reply);
+    if (strcmp(s.reply, "hello world\n") != 0) die("the host client got '%s'", s.reply);
     free_result(&r);
 }
 
@@ -718,12 +700,11 @@ static void c_cli(void)
     const char *help[] = {wasitls_bin, "run", "--help", NULL};
     run(help, NULL, 0, &r, NULL, NULL);
     expect(&r, 0, "usage: wasitls run", NULL);
-    const char *opts[] = {"-S tls",    "-S inherit-network", "-S allow-ip-name-lookup",
-                          "--dir",     "--env",              "--tier",
-                          "--tls-ca",  "--tls-backend",      "--tls-handshake-timeout"};
+    const char *opts[] = {
+        "-S tls",   "-S inherit-network", "-S allow-ip-name-lookup", "--dir", "--env", "--tier",
+        "--tls-ca", "--tls-backend",      "--tls-handshake-timeout"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        if (!strstr(r.out.p, opts[i]))
-            die("--help does not mention %s", opts[i]);
+        if (!strstr(r.out.p, opts[i])) die("--help does not mention %s", opts[i]);
     free_result(&r);
     const char *unknown[] = {wasitls_bin, "run", "--dri", "x", "y.wasm", NULL};
     run(unknown, NULL, 0, &r, NULL, NULL);

@@ -33,8 +33,7 @@ size_t mock_wit_bytes;
 
 static void *track(void *p)
 {
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     if (nblocks == capblocks) {
         capblocks = capblocks ? capblocks * 2 : 256;
         blocks = realloc(blocks, capblocks * sizeof *blocks);
@@ -80,8 +79,7 @@ int wasitls_linker_add_wit(wasitls_linker *l, const char *wit, size_t len, wasit
     return 0;
 }
 
-static int add(const char *iface, const char *name, wasitls_cfunc fn, wasitls_cdtor dtor,
-               void *env)
+static int add(const char *iface, const char *name, wasitls_cfunc fn, wasitls_cdtor dtor, void *env)
 {
     if (nentries == capentries) {
         capentries = capentries ? capentries * 2 : 128;
@@ -127,8 +125,7 @@ int wasitls_ccall_guest_bytes(wasitls_ccall *call, size_t len, bool as_string, u
                               wasitls_cval *out)
 {
     uint8_t *p = wasitls_ccall_alloc(call, len);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *ptr = p;
     memset(out, 0, sizeof *out);
     out->kind = as_string ? WASITLS_CV_STRING : WASITLS_CV_BYTES;
@@ -159,8 +156,7 @@ const char *mock_trap_message(void)
 bool mock_defined(const char *iface, const char *name)
 {
     for (size_t i = 0; i < nentries; i++)
-        if (strcmp(entries[i].iface, iface) == 0 && strcmp(entries[i].name, name) == 0)
-            return true;
+        if (strcmp(entries[i].iface, iface) == 0 && strcmp(entries[i].name, name) == 0) return true;
     return false;
 }
 
@@ -192,8 +188,7 @@ int mock_drop(const char *iface, const char *resource, void *rep, char *msg, siz
             wasitls_error err;
             wasitls_error_clear(&err);
             int rc = e->dtor(e->env, rep, &err);
-            if (msg)
-                snprintf(msg, msglen, "%s", err.msg);
+            if (msg) snprintf(msg, msglen, "%s", err.msg);
             return rc;
         }
     }
@@ -202,8 +197,7 @@ int mock_drop(const char *iface, const char *resource, void *rep, char *msg, siz
 }
 
 int wasitls_cinstance_call(wasitls_cinstance *inst, const char *name, const wasitls_cval *args,
-                           size_t nargs, wasitls_cval *result, bool *has_result,
-                           wasitls_error *err)
+                           size_t nargs, wasitls_cval *result, bool *has_result, wasitls_error *err)
 {
     return wasitls_error_set(err, WASITLS_E_UNSUPPORTED, "no component layer in this test");
 }

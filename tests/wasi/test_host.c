@@ -19,7 +19,7 @@
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
         if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s (trap: %s)\n", __FILE__, __LINE__, #c,       \
+            fprintf(stderr, "%s:%d: check failed: %s (trap: %s)\n", __FILE__, __LINE__, #c,        \
                     mock_trap_message());                                                          \
             exit(1);                                                                               \
         }                                                                                          \
@@ -93,8 +93,7 @@ static bool is_ok(const wasitls_cval *r)
 /* The enum error code of an err(error-code) result, or -1. */
 static int err_code(const wasitls_cval *r)
 {
-    if (r->kind != WASITLS_CV_RESULT || r->of.var.tag != 1 || !r->of.var.payload)
-        return -1;
+    if (r->kind != WASITLS_CV_RESULT || r->of.var.tag != 1 || !r->of.var.payload) return -1;
     return (int)r->of.var.payload->of.var.tag;
 }
 static void *ok_rep(const wasitls_cval *r)
@@ -105,8 +104,14 @@ static void *ok_rep(const wasitls_cval *r)
 
 /* ---- filesystem ---- */
 
-enum { FE_EXIST = 7, FE_IS_DIRECTORY = 14, FE_LOOP = 15, FE_NO_ENTRY = 20, FE_NOT_EMPTY = 25,
-       FE_NOT_PERMITTED = 31 };
+enum {
+    FE_EXIST = 7,
+    FE_IS_DIRECTORY = 14,
+    FE_LOOP = 15,
+    FE_NO_ENTRY = 20,
+    FE_NOT_EMPTY = 25,
+    FE_NOT_PERMITTED = 31
+};
 
 static char root[256], outside[300], top[64];
 
@@ -114,8 +119,7 @@ static void remove_tree(void)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", top);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", top);
 }
 
 static void make_tree(void)
@@ -270,8 +274,7 @@ static void fs_ops(void)
     CHECK(mock_call(FS, "[method]descriptor.create-directory-at", a12, 2, &r) == 0);
     CHECK(err_code(&r) == FE_EXIST);
     void *sub = open_at(dir, "sub", 2 /* directory */, 1 | 32, &code);
-    if (!sub)
-        fprintf(stderr, "open-at sub: error code %d\n", code);
+    if (!sub) fprintf(stderr, "open-at sub: error code %d\n", code);
     CHECK(sub);
     wasitls_cval a13[] = {B(sub)};
     CHECK(mock_call(FS, "[method]descriptor.read-directory", a13, 1, &r) == 0);
@@ -283,13 +286,11 @@ static void fs_ops(void)
               0);
         CHECK(is_ok(&r));
         wasitls_cval *opt = r.of.var.payload;
-        if (opt->of.var.tag == 0)
-            break;
+        if (opt->of.var.tag == 0) break;
         wasitls_cval *e = opt->of.var.payload->of.list.items;
         if (e[1].of.str.len == 5 && memcmp(e[1].of.str.ptr, "b.txt", 5) == 0)
             seen_b = e[0].of.var.tag == 6;
-        if (e[1].of.str.len == 4 && memcmp(e[1].of.str.ptr, "file", 4) == 0)
-            seen_file = 1;
+        if (e[1].of.str.len == 4 && memcmp(e[1].of.str.ptr, "file", 4) == 0) seen_file = 1;
         n++;
     }
     CHECK(seen_b && seen_file && n == 3); /* b.txt, file, up_link */
@@ -442,8 +443,14 @@ static void t_fs_none(void)
 
 /* ---- sockets ---- */
 
-enum { SE_ACCESS_DENIED = 1, SE_INVALID_ARGUMENT = 3, SE_NOT_IN_PROGRESS = 7,
-       SE_WOULD_BLOCK = 8, SE_INVALID_STATE = 9, SE_CONNECTION_REFUSED = 14 };
+enum {
+    SE_ACCESS_DENIED = 1,
+    SE_INVALID_ARGUMENT = 3,
+    SE_NOT_IN_PROGRESS = 7,
+    SE_WOULD_BLOCK = 8,
+    SE_INVALID_STATE = 9,
+    SE_CONNECTION_REFUSED = 14
+};
 
 static wasitls_cval addr4(const uint8_t ip[4], uint16_t port)
 {
@@ -482,16 +489,14 @@ static wasitls_cval addr6_loopback(uint16_t port)
 static void *network(void)
 {
     wasitls_cval r;
-    CHECK(mock_call("wasi:sockets/instance-network@0.2.12", "instance-network", NULL, 0, &r) ==
-          0);
+    CHECK(mock_call("wasi:sockets/instance-network@0.2.12", "instance-network", NULL, 0, &r) == 0);
     return r.of.res.rep;
 }
 
 static int create_tcp(int family, void **out)
 {
     wasitls_cval a[] = {EN((uint32_t)family)}, r;
-    CHECK(mock_call("wasi:sockets/tcp-create-socket@0.2.12", "create-tcp-socket", a, 1, &r) ==
-          0);
+    CHECK(mock_call("wasi:sockets/tcp-create-socket@0.2.12", "create-tcp-socket", a, 1, &r) == 0);
     *out = is_ok(&r) ? r.of.var.payload->of.res.rep : NULL;
     return err_code(&r);
 }
@@ -617,8 +622,7 @@ static void tcp_roundtrip(int family)
     CHECK(r.of.var.tag == 1 && r.of.var.payload->of.var.tag == 1); /* closed */
     /* options */
     wasitls_cval o1[] = {B(cli), wasitls_cv_bool(true)};
-    CHECK(mock_call(TCP, "[method]tcp-socket.set-keep-alive-enabled", o1, 2, &r) == 0 &&
-          is_ok(&r));
+    CHECK(mock_call(TCP, "[method]tcp-socket.set-keep-alive-enabled", o1, 2, &r) == 0 && is_ok(&r));
     CHECK(mock_call(TCP, "[method]tcp-socket.keep-alive-enabled", a, 1, &r) == 0 && is_ok(&r));
     CHECK(r.of.var.payload->of.b);
     wasitls_cval o2[] = {B(cli), U(5000000000ull)};
@@ -735,24 +739,20 @@ static void t_sock_lookup(void)
             continue;
         }
         CHECK(is_ok(&r));
-        if (r.of.var.payload->of.var.tag == 0)
-            break;
+        if (r.of.var.payload->of.var.tag == 0) break;
         wasitls_cval *ip = r.of.var.payload->of.var.payload;
         wasitls_cval *t = ip->of.var.payload->of.list.items;
-        if (ip->of.var.tag == 0 && t[0].of.u == 127)
-            lo4 = 1;
-        if (ip->of.var.tag == 1 && t[7].of.u == 1 && t[0].of.u == 0)
-            lo6 = 1;
+        if (ip->of.var.tag == 0 && t[0].of.u == 127) lo4 = 1;
+        if (ip->of.var.tag == 1 && t[7].of.u == 1 && t[0].of.u == 0) lo6 = 1;
         n++;
     }
     CHECK(n >= 1 && (lo4 || lo6));
-    CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream", rs, NULL,
-                    0) == 0);
+    CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream", rs, NULL, 0) ==
+          0);
     const char *bad[] = {"", "bad..name", "a b", ".x", "x/y", "[::1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         wasitls_cval c[] = {B(net), S(bad[i])};
-        CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", c, 2, &r) ==
-              0);
+        CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12", "resolve-addresses", c, 2, &r) == 0);
         CHECK(err_code(&r) == SE_INVALID_ARGUMENT);
     }
     /* dropped while the lookup may still run: the worker finishes on its own */
@@ -769,13 +769,12 @@ static void t_sock_lookup(void)
         wasitls_cval b[] = {B(rs)};
         CHECK(mock_call("wasi:sockets/ip-name-lookup@0.2.12",
                         "[method]resolve-address-stream.resolve-next-address", b, 1, &r) == 0);
-        if (err_code(&r) != SE_WOULD_BLOCK)
-            break;
+        if (err_code(&r) != SE_WOULD_BLOCK) break;
         usleep(1000);
     }
     CHECK(err_code(&r) == 18 || err_code(&r) == 19 || err_code(&r) == 20);
-    CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream", rs, NULL,
-                    0) == 0);
+    CHECK(mock_drop("wasi:sockets/ip-name-lookup@0.2.12", "resolve-address-stream", rs, NULL, 0) ==
+          0);
     usleep(20000); /* let the abandoned worker finish before the process checks for leaks */
     CHECK(mock_drop("wasi:sockets/network@0.2.12", "network", net, NULL, 0) == 0);
     teardown();

@@ -71,9 +71,7 @@ static void wait_on_bad_fd(void *p, wasitls_waitset *ws)
     wasitls_waitset_fd(ws, 100000 + *(int *)p, POLLIN);
 }
 
-static void wait_on_nothing(void *p, wasitls_waitset *ws)
-{
-}
+static void wait_on_nothing(void *p, wasitls_waitset *ws) {}
 
 static void t_deadline(void)
 {
@@ -222,8 +220,7 @@ static void t_flush_rule(void)
     /* the reader drains: the flush completes and the permit comes back */
     static uint8_t sink[1 << 16];
     while (read(p[0], sink, sizeof sink) == (ssize_t)sizeof sink)
-        if (out->ops->ready(out))
-            break;
+        if (out->ops->ready(out)) break;
     wasitls_pollable *pl = wasitls_ostream_subscribe(out);
     CHECK(wasitls_pollable_block(pl) == 0);
     wasitls_pollable_free(pl);
@@ -249,16 +246,13 @@ static void *reader_thread(void *p)
     while (a->got < a->total) {
         ssize_t n = read(a->fd, buf, a->slow ? 1000 : sizeof buf);
         if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
+            if (n < 0 && errno == EINTR) continue;
             break;
         }
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(a->got + (uint64_t)i))
-                a->bad = 1;
+            if (buf[i] != pattern(a->got + (uint64_t)i)) a->bad = 1;
         a->got += (uint64_t)n;
-        if (a->slow)
-            usleep(a->slow);
+        if (a->slow) usleep(a->slow);
     }
     return NULL;
 }
@@ -280,8 +274,7 @@ static void t_socketpair_partial(void)
     for (int i = 0; i < 1000; i++) {
         int64_t room = out->ops->check_write(out, &err);
         CHECK(room >= 0);
-        if (room == 0)
-            break;
+        if (room == 0) break;
         size_t k = (size_t)room < sizeof chunk ? (size_t)room : sizeof chunk;
         for (size_t j = 0; j < k; j++)
             chunk[j] = pattern(sent + j);
@@ -333,9 +326,8 @@ static void tcp_pair(int *a, int *b)
     uint16_t port;
     int l = tcp_listener(&port);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons(port)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port)};
     CHECK(connect(c, (struct sockaddr *)&sa, sizeof sa) == 0);
     int s = accept(l, NULL, NULL);
     CHECK(s >= 0);
@@ -403,10 +395,8 @@ static void t_tcp_loopback(void)
         wasitls_pollable *pl[4];
         size_t np = 0;
         for (int i = 0; i < 2; i++) {
-            if (ps[i]->got < total)
-                pl[np++] = wasitls_istream_subscribe(ps[i]->in);
-            if (ps[i]->sent < total)
-                pl[np++] = wasitls_ostream_subscribe(ps[i]->out);
+            if (ps[i]->got < total) pl[np++] = wasitls_istream_subscribe(ps[i]->in);
+            if (ps[i]->sent < total) pl[np++] = wasitls_ostream_subscribe(ps[i]->out);
         }
         uint32_t ready[4];
         size_t nr;
@@ -418,10 +408,9 @@ static void t_tcp_loopback(void)
             if (p->sent < total) {
                 int64_t room = p->out->ops->check_write(p->out, &err);
                 CHECK(room >= 0);
-                size_t want = (size_t)(total - p->sent) < 150000 ? (size_t)(total - p->sent)
-                                                                  : 150000;
-                if ((size_t)room < want)
-                    p->partial_writes++;
+                size_t want =
+                    (size_t)(total - p->sent) < 150000 ? (size_t)(total - p->sent) : 150000;
+                if ((size_t)room < want) p->partial_writes++;
                 size_t k = (size_t)room < want ? (size_t)room : want;
                 for (size_t j = 0; j < k; j++)
                     buf[j] = pattern(p->sent + j + (uint64_t)i);
@@ -597,8 +586,7 @@ static void *gated_writer(void *p)
     size_t off = 0;
     while (off < sizeof gated_big) {
         ssize_t n = write(fd, gated_big + off, sizeof gated_big - off);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         off += (size_t)n;
     }
     close(fd);
@@ -644,8 +632,8 @@ static void t_stdio_gated(void)
         if (sent < sizeof gated_big) {
             int64_t room = out->ops->check_write(out, &err);
             CHECK(room >= 0);
-            size_t k = (size_t)room < sizeof gated_big - sent ? (size_t)room
-                                                              : sizeof gated_big - sent;
+            size_t k =
+                (size_t)room < sizeof gated_big - sent ? (size_t)room : sizeof gated_big - sent;
             CHECK(out->ops->write(out, gated_big + sent, k, &err) == 0);
             sent += k;
         } else {
@@ -668,8 +656,7 @@ static void t_stdio_gated(void)
     got = 0;
     for (;;) {
         int64_t r = wasitls_istream_read_blocking(in, buf, sizeof buf, &err);
-        if (r == WASITLS_E_CLOSED)
-            break;
+        if (r == WASITLS_E_CLOSED) break;
         CHECK(r > 0);
         CHECK(memcmp(buf, gated_big + got, (size_t)r) == 0);
         got += (uint64_t)r;
@@ -703,8 +690,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (argc < 2 || strcmp(argv[1], tests[i].name) == 0) {
             tests[i].fn();
-            if (argc >= 2)
-                return 0;
+            if (argc >= 2) return 0;
         }
     }
     if (argc >= 2) {

@@ -13,8 +13,7 @@ int main(void)
             perror("read");
             return 1;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(1, buf + off, (size_t)(n - off));
             if (w <= 0) {

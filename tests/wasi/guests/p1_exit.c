@@ -10,8 +10,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return 0;
+    if (argc < 2) return 0;
     if (strcmp(argv[1], "trap") == 0) {
         printf("about to trap\n");
         fflush(stdout);

@@ -16,7 +16,7 @@ static int failures;
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
         if (!(c)) {                                                                                \
-            fprintf(stderr, "line %d: %s failed (errno %d: %s)\n", __LINE__, #c, errno,             \
+            fprintf(stderr, "line %d: %s failed (errno %d: %s)\n", __LINE__, #c, errno,            \
                     strerror(errno));                                                              \
             failures++;                                                                            \
         }                                                                                          \
@@ -46,8 +46,7 @@ int main(void)
         big[i] = (char)('a' + i % 26);
     FILE *f = fopen("/data/new.txt", "w");
     CHECK(f != NULL);
-    if (!f)
-        return 1;
+    if (!f) return 1;
     CHECK(fwrite(big, 1, sizeof big, f) == sizeof big);
     CHECK(fclose(f) == 0);
     struct stat st;
@@ -80,14 +79,11 @@ int main(void)
     int seen = 0, entries = 0;
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         entries++;
-        if (strcmp(e->d_name, "renamed.txt") == 0)
-            seen = 1;
+        if (strcmp(e->d_name, "renamed.txt") == 0) seen = 1;
     }
-    if (d)
-        closedir(d);
+    if (d) closedir(d);
     CHECK(seen && entries == 1);
     /* truncate via ftruncate */
     fd = open("/data/sub/renamed.txt", O_RDWR);
@@ -112,8 +108,7 @@ int main(void)
     CHECK(mkdir("/data/../escaped", 0755) != 0);
     f = fopen("/data/sub/keep.txt", "r");
     CHECK(f != NULL);
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     CHECK(rename("/data/sub/keep.txt", "/data/../stolen") != 0);
     CHECK(symlink("/etc/passwd", "/data/evil") != 0);
     if (failures) {

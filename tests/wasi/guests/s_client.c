@@ -50,20 +50,16 @@ int main(int argc, char **argv)
     h32 net = w2_instance_network();
     struct w2_ret_handle rh;
     w2_create_tcp_socket(addr.tag, &rh);
-    if (rh.is_err)
-        sock_fail("create-tcp-socket", rh.u.code);
+    if (rh.is_err) sock_fail("create-tcp-socket", rh.u.code);
     h32 sock = rh.u.ok;
     struct w2_ret_unit ru;
     w2_start_connect(sock, net, &addr, &ru);
-    if (ru.is_err)
-        sock_fail("start-connect", ru.code);
+    if (ru.is_err) sock_fail("start-connect", ru.code);
     struct w2_ret_streams rs;
     for (;;) {
         w2_tcp_finish_connect(sock, &rs);
-        if (!rs.is_err)
-            break;
-        if (rs.u.code != 8 /* would-block */)
-            sock_fail("finish-connect", rs.u.code);
+        if (!rs.is_err) break;
+        if (rs.u.code != 8 /* would-block */) sock_fail("finish-connect", rs.u.code);
         w2_wait(w2_tcp_subscribe(sock));
     }
     h32 in = rs.u.ok.in, out = rs.u.ok.out;
@@ -77,33 +73,28 @@ int main(int argc, char **argv)
         if (sent < size) {
             struct w2_ret_u64 cw;
             w2_check_write(out, &cw);
-            if (cw.is_err)
-                stream_fail("check-write", &cw.u.err);
+            if (cw.is_err) stream_fail("check-write", &cw.u.err);
             uint64_t want = size - sent < CHUNK ? size - sent : CHUNK;
             uint64_t n = cw.u.ok < want ? cw.u.ok : want;
-            if (n < want)
-                partial_writes++;
+            if (n < want) partial_writes++;
             if (n) {
                 for (uint64_t i = 0; i < n; i++)
                     buf[i] = pattern(sent + i);
                 struct w2_ret_sunit wr;
                 w2_write(out, buf, (uint32_t)n, &wr);
-                if (wr.is_err)
-                    stream_fail("write", &wr.err);
+                if (wr.is_err) stream_fail("write", &wr.err);
                 sent += n;
                 progress = 1;
             }
         } else if (!flushed) {
             struct w2_ret_sunit fl;
             w2_flush(out, &fl);
-            if (fl.is_err)
-                stream_fail("flush", &fl.err);
+            if (fl.is_err) stream_fail("flush", &fl.err);
             flushed = 1;
         }
         struct w2_ret_read rr;
         w2_read(in, CHUNK, &rr);
-        if (rr.is_err)
-            stream_fail("read", &rr.u.err);
+        if (rr.is_err) stream_fail("read", &rr.u.err);
         if (rr.u.ok.len) {
             const uint8_t *p = rr.u.ok.ptr;
             for (uint32_t i = 0; i < rr.u.ok.len; i++)
@@ -111,8 +102,7 @@ int main(int argc, char **argv)
                     printf("mismatch at byte %llu\n", (unsigned long long)(recvd + i));
                     w2_exit(5);
                 }
-            if (rr.u.ok.len < CHUNK)
-                short_reads++;
+            if (rr.u.ok.len < CHUNK) short_reads++;
             recvd += rr.u.ok.len;
             progress = 1;
         }
@@ -121,8 +111,7 @@ int main(int argc, char **argv)
             h32 ps[2];
             uint32_t np = 0;
             ps[np++] = w2_input_subscribe(in);
-            if (sent < size)
-                ps[np++] = w2_output_subscribe(out);
+            if (sent < size) ps[np++] = w2_output_subscribe(out);
             struct w2_list ready;
             w2_poll(ps, np, &ready);
             free(ready.ptr);
@@ -138,9 +127,8 @@ int main(int argc, char **argv)
     w2_tcp_drop(sock);
     w2_network_drop(net);
     printf("echo ok: sent=%llu received=%llu partial_writes=%llu short_reads=%llu polls=%llu\n",
-           (unsigned long long)sent, (unsigned long long)recvd,
-           (unsigned long long)partial_writes, (unsigned long long)short_reads,
-           (unsigned long long)polls);
+           (unsigned long long)sent, (unsigned long long)recvd, (unsigned long long)partial_writes,
+           (unsigned long long)short_reads, (unsigned long long)polls);
     if (size >= (1u << 20) && (partial_writes == 0 || short_reads == 0)) {
         printf("expected partial writes and short reads on a transfer this large\n");
         w2_exit(6);

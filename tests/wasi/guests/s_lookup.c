@@ -7,8 +7,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 2)
-        w2_exit(2);
+    if (argc != 2) w2_exit(2);
     h32 net = w2_instance_network();
     struct w2_ret_handle rh;
     w2_resolve_addresses(net, argv[1], (uint32_t)strlen(argv[1]), &rh);
@@ -28,8 +27,7 @@ int main(int argc, char **argv)
             printf("lookup error: %s\n", w2_sock_error_name(r.u.code));
             w2_exit(3);
         }
-        if (!r.u.ok.is_some)
-            break;
+        if (!r.u.ok.is_some) break;
         if (r.u.ok.addr.tag == 0) {
             const uint8_t *a = r.u.ok.addr.u.v4;
             printf("address %u.%u.%u.%u\n", a[0], a[1], a[2], a[3]);

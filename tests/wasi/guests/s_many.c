@@ -17,17 +17,14 @@ struct conn {
 
 int main(int argc, char **argv)
 {
-    if (argc != 4)
-        w2_exit(2);
+    if (argc != 4) w2_exit(2);
     struct w2_sockaddr_mem addr;
-    if (w2_parse_addr(argv[1], (uint16_t)atoi(argv[2]), &addr) != 0)
-        w2_exit(2);
+    if (w2_parse_addr(argv[1], (uint16_t)atoi(argv[2]), &addr) != 0) w2_exit(2);
     int n = atoi(argv[3]);
     struct conn *c = calloc((size_t)n, sizeof *c);
     h32 *ps = calloc((size_t)n, sizeof *ps);
     int *idx = calloc((size_t)n, sizeof *idx);
-    if (!c || !ps || !idx)
-        w2_exit(2);
+    if (!c || !ps || !idx) w2_exit(2);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     h32 net = w2_instance_network();
@@ -60,8 +57,7 @@ int main(int argc, char **argv)
                 continue;
             idx[np++] = i;
         }
-        if ((int)np > max_batch)
-            max_batch = (int)np;
+        if ((int)np > max_batch) max_batch = (int)np;
         struct w2_list ready;
         w2_poll(ps, np, &ready);
         for (uint32_t k = 0; k < np; k++)
@@ -74,8 +70,7 @@ int main(int argc, char **argv)
                 struct w2_ret_streams rs;
                 w2_tcp_finish_connect(x->sock, &rs);
                 if (rs.is_err) {
-                    if (rs.u.code == 8)
-                        continue;
+                    if (rs.u.code == 8) continue;
                     printf("finish-connect: %s\n", w2_sock_error_name(rs.u.code));
                     w2_exit(3);
                 }

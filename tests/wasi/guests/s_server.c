@@ -16,13 +16,11 @@ static _Noreturn void fail(const char *what, int code)
 int main(int argc, char **argv)
 {
     struct w2_sockaddr_mem addr;
-    if (argc != 2 || w2_parse_addr(argv[1], 0, &addr) != 0)
-        w2_exit(2);
+    if (argc != 2 || w2_parse_addr(argv[1], 0, &addr) != 0) w2_exit(2);
     h32 net = w2_instance_network();
     struct w2_ret_handle rh;
     w2_create_tcp_socket(addr.tag, &rh);
-    if (rh.is_err)
-        fail("create-tcp-socket", rh.u.code);
+    if (rh.is_err) fail("create-tcp-socket", rh.u.code);
     h32 s = rh.u.ok;
     struct w2_ret_unit ru;
     struct w2_ret_accept early;
@@ -32,31 +30,24 @@ int main(int argc, char **argv)
         w2_exit(5);
     }
     w2_start_bind(s, net, &addr, &ru);
-    if (ru.is_err)
-        fail("start-bind", ru.code);
+    if (ru.is_err) fail("start-bind", ru.code);
     w2_tcp_finish_bind(s, &ru);
-    if (ru.is_err)
-        fail("finish-bind", ru.code);
+    if (ru.is_err) fail("finish-bind", ru.code);
     w2_tcp_start_listen(s, &ru);
-    if (ru.is_err)
-        fail("start-listen", ru.code);
+    if (ru.is_err) fail("start-listen", ru.code);
     w2_tcp_finish_listen(s, &ru);
-    if (ru.is_err)
-        fail("finish-listen", ru.code);
+    if (ru.is_err) fail("finish-listen", ru.code);
     struct w2_ret_sockaddr la;
     w2_tcp_local_address(s, &la);
-    if (la.is_err)
-        fail("local-address", la.u.code);
+    if (la.is_err) fail("local-address", la.u.code);
     unsigned port = la.u.ok.tag == 0 ? la.u.ok.u.v4.port : la.u.ok.u.v6.port;
     printf("port %u\n", port);
     fflush(stdout);
     struct w2_ret_accept ra;
     for (;;) {
         w2_tcp_accept(s, &ra);
-        if (!ra.is_err)
-            break;
-        if (ra.u.code != 8)
-            fail("accept", ra.u.code);
+        if (!ra.is_err) break;
+        if (ra.u.code != 8) fail("accept", ra.u.code);
         w2_wait(w2_tcp_subscribe(s));
     }
     char line[256];
@@ -65,8 +56,7 @@ int main(int argc, char **argv)
         w2_wait(w2_input_subscribe(ra.u.ok.in));
         struct w2_ret_read rr;
         w2_read(ra.u.ok.in, sizeof line - 1 - got, &rr);
-        if (rr.is_err)
-            break;
+        if (rr.is_err) break;
         memcpy(line + got, rr.u.ok.ptr, rr.u.ok.len);
         got += rr.u.ok.len;
         free(rr.u.ok.ptr);
@@ -76,8 +66,7 @@ int main(int argc, char **argv)
     int n = snprintf(reply, sizeof reply, "hello %s", line);
     struct w2_ret_sunit wr;
     w2_blocking_write_and_flush(ra.u.ok.out, reply, (uint32_t)n, &wr);
-    if (wr.is_err)
-        w2_exit(4);
+    if (wr.is_err) w2_exit(4);
     w2_tcp_shutdown(ra.u.ok.sock, 2, &ru);
     w2_input_drop(ra.u.ok.in);
     w2_output_drop(ra.u.ok.out);

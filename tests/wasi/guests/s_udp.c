@@ -24,8 +24,7 @@ static void recv_one(h32 in, const char *expect, uint16_t from_port)
     for (;;) {
         struct w2_ret_list rl;
         w2_udp_receive(in, 4, &rl);
-        if (rl.is_err)
-            fail("receive", rl.u.code);
+        if (rl.is_err) fail("receive", rl.u.code);
         if (rl.u.ok.len == 0) {
             w2_wait(w2_udp_in_subscribe(in));
             continue;
@@ -47,18 +46,15 @@ static void send_one(h32 out, const char *msg, const struct w2_sockaddr_mem *to)
 {
     struct w2_ret_count c;
     w2_udp_check_send(out, &c);
-    if (c.is_err)
-        fail("check-send", c.u.code);
+    if (c.is_err) fail("check-send", c.u.code);
     if (c.u.ok < 1) {
         printf("check-send granted nothing\n");
         w2_exit(5);
     }
     struct w2_out_datagram d = {{(void *)msg, (uint32_t)strlen(msg)}, to != NULL, {0}};
-    if (to)
-        d.addr = *to;
+    if (to) d.addr = *to;
     w2_udp_send(out, &d, 1, &c);
-    if (c.is_err)
-        fail("send", c.u.code);
+    if (c.is_err) fail("send", c.u.code);
     if (c.u.ok != 1) {
         printf("send took %llu datagrams\n", (unsigned long long)c.u.ok);
         w2_exit(5);
@@ -68,16 +64,14 @@ static void send_one(h32 out, const char *msg, const struct w2_sockaddr_mem *to)
 int main(int argc, char **argv)
 {
     struct w2_sockaddr_mem any;
-    if (argc != 2 || w2_parse_addr(argv[1], 0, &any) != 0)
-        w2_exit(2);
+    if (argc != 2 || w2_parse_addr(argv[1], 0, &any) != 0) w2_exit(2);
     h32 net = w2_instance_network();
     h32 s[2], in[2], out[2];
     struct w2_sockaddr_mem addr[2];
     for (int i = 0; i < 2; i++) {
         struct w2_ret_handle rh;
         w2_create_udp_socket(any.tag, &rh);
-        if (rh.is_err)
-            fail("create-udp-socket", rh.u.code);
+        if (rh.is_err) fail("create-udp-socket", rh.u.code);
         s[i] = rh.u.ok;
         struct w2_ret_streams rs;
         w2_udp_open(s[i], NULL, &rs);
@@ -85,27 +79,22 @@ int main(int argc, char **argv)
             fail("stream before bind should be invalid-state", rs.is_err ? rs.u.code : 0);
         struct w2_ret_unit ru;
         w2_udp_bind(s[i], net, &any, &ru);
-        if (ru.is_err)
-            fail("start-bind", ru.code);
+        if (ru.is_err) fail("start-bind", ru.code);
         w2_udp_finish_bind(s[i], &ru);
-        if (ru.is_err)
-            fail("finish-bind", ru.code);
+        if (ru.is_err) fail("finish-bind", ru.code);
         struct w2_ret_sockaddr la;
         w2_udp_local_address(s[i], &la);
-        if (la.is_err)
-            fail("local-address", la.u.code);
+        if (la.is_err) fail("local-address", la.u.code);
         addr[i] = la.u.ok;
     }
     /* socket 0 unconnected, socket 1 connected to socket 0 */
     struct w2_ret_streams rs;
     w2_udp_open(s[0], NULL, &rs);
-    if (rs.is_err)
-        fail("stream", rs.u.code);
+    if (rs.is_err) fail("stream", rs.u.code);
     in[0] = rs.u.ok.in;
     out[0] = rs.u.ok.out;
     w2_udp_open(s[1], &addr[0], &rs);
-    if (rs.is_err)
-        fail("stream (connected)", rs.u.code);
+    if (rs.is_err) fail("stream (connected)", rs.u.code);
     in[1] = rs.u.ok.in;
     out[1] = rs.u.ok.out;
     send_one(out[0], "ping over udp", &addr[1]);

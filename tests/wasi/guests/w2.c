@@ -8,28 +8,40 @@
 
 /* The host allocates returned lists and strings in our memory through this. */
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_t old_size,
-                                                               size_t align, size_t new_size)
+                                                                size_t align, size_t new_size)
 {
     static _Alignas(16) unsigned char empty[16];
     (void)old_size;
     (void)align;
-    if (new_size == 0)
-        return empty;
-    if (ptr == empty)
-        ptr = NULL;
+    if (new_size == 0) return empty;
+    if (ptr == empty) ptr = NULL;
     return realloc(ptr, new_size);
 }
 
 const char *w2_sock_error_name(int code)
 {
     static const char *const names[] = {
-        "unknown",          "access-denied",        "not-supported",
-        "invalid-argument", "out-of-memory",        "timeout",
-        "concurrency-conflict", "not-in-progress",  "would-block",
-        "invalid-state",    "new-socket-limit",     "address-not-bindable",
-        "address-in-use",   "remote-unreachable",   "connection-refused",
-        "connection-reset", "connection-aborted",   "datagram-too-large",
-        "name-unresolvable", "temporary-resolver-failure", "permanent-resolver-failure",
+        "unknown",
+        "access-denied",
+        "not-supported",
+        "invalid-argument",
+        "out-of-memory",
+        "timeout",
+        "concurrency-conflict",
+        "not-in-progress",
+        "would-block",
+        "invalid-state",
+        "new-socket-limit",
+        "address-not-bindable",
+        "address-in-use",
+        "remote-unreachable",
+        "connection-refused",
+        "connection-reset",
+        "connection-aborted",
+        "datagram-too-large",
+        "name-unresolvable",
+        "temporary-resolver-failure",
+        "permanent-resolver-failure",
     };
     return code >= 0 && code < (int)(sizeof names / sizeof names[0]) ? names[code] : "?";
 }
@@ -85,23 +97,22 @@ void w2_start_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2
 {
     int32_t v[11];
     flat(a, v);
-    w2_tcp_start_bind(sock, net, a->tag, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-                      v[9], v[10], r);
+    w2_tcp_start_bind(sock, net, a->tag, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                      v[10], r);
 }
 
 void w2_udp_bind(h32 sock, h32 net, const struct w2_sockaddr_mem *a, struct w2_ret_unit *r)
 {
     int32_t v[11];
     flat(a, v);
-    w2_udp_start_bind(sock, net, a->tag, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-                      v[9], v[10], r);
+    w2_udp_start_bind(sock, net, a->tag, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                      v[10], r);
 }
 
 void w2_udp_open(h32 sock, const struct w2_sockaddr_mem *a, struct w2_ret_streams *r)
 {
     int32_t v[11] = {0};
-    if (a)
-        flat(a, v);
+    if (a) flat(a, v);
     w2_udp_stream(sock, a != NULL, a ? a->tag : 0, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
                   v[8], v[9], v[10], r);
 }
@@ -116,7 +127,6 @@ _Noreturn void w2_exit(int code)
 {
     fflush(stdout);
     fflush(stderr);
-    if (code == 0)
-        exit(0);
+    if (code == 0) exit(0);
     w2_exit_with_code(code);
 }

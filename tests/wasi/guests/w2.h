@@ -165,8 +165,8 @@ W2_IMPORT(W2_NET, "[resource-drop]network") void w2_network_drop(h32);
 W2_IMPORT(W2_TCP_CREATE, "create-tcp-socket")
 void w2_create_tcp_socket(int32_t family, struct w2_ret_handle *ret);
 /* The 12 flat values of an ip-socket-address: tag, then the join of both cases. */
-#define W2_SOCKADDR_FLAT                                                                          \
-    int32_t tag, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t a4, int32_t a5,          \
+#define W2_SOCKADDR_FLAT                                                                           \
+    int32_t tag, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t a4, int32_t a5,           \
         int32_t a6, int32_t a7, int32_t a8, int32_t a9, int32_t a10
 W2_IMPORT(W2_TCP, "[method]tcp-socket.start-bind")
 void w2_tcp_start_bind(h32 self, h32 net, W2_SOCKADDR_FLAT, struct w2_ret_unit *ret);
@@ -180,7 +180,8 @@ W2_IMPORT(W2_TCP, "[method]tcp-socket.start-listen")
 void w2_tcp_start_listen(h32 self, struct w2_ret_unit *ret);
 W2_IMPORT(W2_TCP, "[method]tcp-socket.finish-listen")
 void w2_tcp_finish_listen(h32 self, struct w2_ret_unit *ret);
-W2_IMPORT(W2_TCP, "[method]tcp-socket.accept") void w2_tcp_accept(h32 self, struct w2_ret_accept *ret);
+W2_IMPORT(W2_TCP, "[method]tcp-socket.accept")
+void w2_tcp_accept(h32 self, struct w2_ret_accept *ret);
 W2_IMPORT(W2_TCP, "[method]tcp-socket.local-address")
 void w2_tcp_local_address(h32 self, struct w2_ret_sockaddr *ret);
 W2_IMPORT(W2_TCP, "[method]tcp-socket.subscribe") h32 w2_tcp_subscribe(h32 self);
@@ -210,8 +211,7 @@ struct w2_out_datagram {
     uint8_t has_addr;
     struct w2_sockaddr_mem addr;
 };
-_Static_assert(offsetof(struct w2_out_datagram, addr) == 12 &&
-                   sizeof(struct w2_out_datagram) == 44,
+_Static_assert(offsetof(struct w2_out_datagram, addr) == 12 && sizeof(struct w2_out_datagram) == 44,
                "layout");
 /* incoming-datagram { data: list<u8>, remote-address: ip-socket-address } */
 struct w2_in_datagram {
