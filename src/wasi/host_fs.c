@@ -848,6 +848,9 @@ static int ds_read_entry(wasitls_ccall *call, void *env, const wasitls_cval *arg
         }
         }
         size_t nl = strlen(de->d_name);
+        /* WIT strings are Unicode; a name that is not UTF-8 cannot cross */
+        if (!wasitls_utf8_valid((const uint8_t *)de->d_name, nl))
+            return wasitls__err_code(call, result, wasitls__errno_fs(EILSEQ));
         char *name = wasitls_ccall_alloc(call, nl + 1);
         if (!name) return WASITLS_E_NOMEM;
         memcpy(name, de->d_name, nl + 1);
