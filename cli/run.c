@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "wasitls/component.h"
+#include "wasitls/cursor.h"
 #include "wasitls/engine.h"
 #include "wasitls/wasi.h"
 #ifdef WASITLS_HAVE_TLS
@@ -375,6 +376,19 @@ int wasitls_cli_run(int argc, char **argv)
             goto out;
         }
     }
+
+    /* WIT strings are Unicode: say so here rather than trap the guest later. */
+    for (int i = 0; i < o.nguest_args; i++)
+        if (!wasitls_utf8_valid((const uint8_t *)o.guest_args[i], strlen(o.guest_args[i]))) {
+            fprintf(stderr, "error: argument %d is not valid UTF-8\n", i);
+            goto out;
+        }
+    for (size_t i = 0; i < nenv; i++)
+        if (!wasitls_utf8_valid((const uint8_t *)env[i], strlen(env[i]))) {
+            fprintf(stderr, "error: --env %.*s: not valid UTF-8\n", (int)strcspn(env[i], "="),
+                    env[i]);
+            goto out;
+        }
 
     rc = read_file(o.component, &bytes, &len);
     if (rc) {
