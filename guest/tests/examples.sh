@@ -114,6 +114,7 @@ start_nginx() {
     local try
     for try in 1 2 3; do # another test may take the port between the check and the bind
     NGINX_PORT=$(free_port)
+    NGINX_PLAIN_PORT=$(free_port) # the same site in clear, for http:// URLs
     # /chunked/ and /close/: sub_filter rewrites the body, so nginx cannot send a
     # Content-Length; with chunked encoding off it ends the body by closing the connection.
     cat >"$T/nginx.conf" <<EOF
@@ -134,6 +135,7 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT ssl;
         $(have_ipv6 && echo "listen [::1]:$NGINX_PORT ssl;")
+        listen 127.0.0.1:$NGINX_PLAIN_PORT;
         server_name localhost;
         ssl_certificate $T/server.pem;
         ssl_certificate_key $T/server.key;
@@ -178,6 +180,15 @@ https-get-chunked | https-get-close)
     sed 's/cat/dog/g' "$T/www/$dir/text.txt" >"$T/want"
     expect_status 0 guest https-get "https://localhost:$NGINX_PORT/$dir/text.txt"
     cmp -s "$T/out" "$T/want" || fail "$dir body differs ($(wc -c <"$T/out") bytes received)"
+    ;;
+https-get-plain)
+    # http:// goes over plain wasi:sockets TCP, no TLS
+    mkcerts
+    start_nginx
+    make_text >"$T/www/chunked/text.txt"
+    sed 's/cat/dog/g' "$T/www/chunked/text.txt" >"$T/want"
+    expect_status 0 guest https-get "http://localhost:$NGINX_PLAIN_PORT/chunked/text.txt"
+    cmp -s "$T/out" "$T/want" || fail "body differs ($(wc -c <"$T/out") bytes received)"
     ;;
 https-get-ipv6)
     have_ipv6 || fail "this machine has no IPv6 loopback (::1)"
