@@ -58,31 +58,25 @@ static int parse_url(const char *s, struct url *u)
     }
     const char *end = s + strcspn(s, "/?#");
     const char *at = memchr(s, '@', (size_t)(end - s));
-    if (at != NULL)
-        return -1; /* userinfo is not supported */
+    if (at != NULL) return -1; /* userinfo is not supported */
     const char *hend;
     if (*s == '[') {
         hend = memchr(s, ']', (size_t)(end - s));
-        if (hend == NULL)
-            return -1;
+        if (hend == NULL) return -1;
         hend++;
     } else {
         hend = memchr(s, ':', (size_t)(end - s));
-        if (hend == NULL)
-            hend = end;
+        if (hend == NULL) hend = end;
     }
     size_t hlen = (size_t)(hend - s);
-    if (hlen == 0 || hlen >= sizeof u->host)
-        return -1;
+    if (hlen == 0 || hlen >= sizeof u->host) return -1;
     memcpy(u->host, s, hlen);
     if (hend < end) {
-        if (*hend != ':' || hend + 1 == end)
-            return -1;
+        if (*hend != ':' || hend + 1 == end) return -1;
         char *pend;
         errno = 0;
         unsigned long p = strtoul(hend + 1, &pend, 10);
-        if (pend != end || p == 0 || p > 65535 || errno)
-            return -1;
+        if (pend != end || p == 0 || p > 65535 || errno) return -1;
         u->port = (unsigned)p;
     }
     u->path = *end == '/' ? end : "/";
@@ -107,8 +101,7 @@ static struct reader rd;
 /* Makes at least one more byte available; 0 at end of stream. Failures exit. */
 static int fill(void)
 {
-    if (rd.pos == rd.len)
-        rd.pos = rd.len = 0;
+    if (rd.pos == rd.len) rd.pos = rd.len = 0;
     if (rd.len == sizeof rd.buf) {
         memmove(rd.buf, rd.buf + rd.pos, rd.len - rd.pos);
         rd.len -= rd.pos;
@@ -119,8 +112,7 @@ static int fill(void)
         rd.eof = 1;
         return 0;
     }
-    if (n < 0)
-        fail_conn();
+    if (n < 0) fail_conn();
     rd.len += (size_t)n;
     return 1;
 }
@@ -130,24 +122,19 @@ static void read_line(char *line, size_t size, const char *what)
 {
     size_t n = 0;
     for (;;) {
-        if (rd.pos == rd.len && !fill())
-            fail("connection closed while reading %s", what);
+        if (rd.pos == rd.len && !fill()) fail("connection closed while reading %s", what);
         unsigned char ch = rd.buf[rd.pos++];
-        if (ch == '\n')
-            break;
-        if (n + 1 >= size)
-            fail("%s too long", what);
+        if (ch == '\n') break;
+        if (n + 1 >= size) fail("%s too long", what);
         line[n++] = (char)ch;
     }
-    if (n > 0 && line[n - 1] == '\r')
-        n--;
+    if (n > 0 && line[n - 1] == '\r') n--;
     line[n] = 0;
 }
 
 static void out(const void *p, size_t n)
 {
-    if (n != 0 && fwrite(p, 1, n, stdout) != n)
-        fail("cannot write to stdout%s", "");
+    if (n != 0 && fwrite(p, 1, n, stdout) != n) fail("cannot write to stdout%s", "");
 }
 
 /* Copies n bytes of body (or, with n < 0, everything up to the end of the stream) to stdout. */
@@ -155,16 +142,14 @@ static void copy_body(long long n)
 {
     while (n != 0) {
         if (rd.pos == rd.len && !fill()) {
-            if (n < 0)
-                return;
+            if (n < 0) return;
             fail("connection closed before the end of the body%s", "");
         }
         size_t avail = rd.len - rd.pos;
         size_t take = n < 0 || (unsigned long long)n > avail ? avail : (size_t)n;
         out(rd.buf + rd.pos, take);
         rd.pos += take;
-        if (n > 0)
-            n -= (long long)take;
+        if (n > 0) n -= (long long)take;
     }
 }
 
@@ -178,19 +163,15 @@ static void copy_chunked(void)
         unsigned long long size = strtoull(line, &end, 16);
         if (end == line || errno || (*end != 0 && *end != ';' && *end != ' ' && *end != '\t'))
             fail("bad chunk size line \"%s\"", line);
-        if (size == 0)
-            break;
-        if (size > (1ull << 40))
-            fail("chunk size %s too large", line);
+        if (size == 0) break;
+        if (size > (1ull << 40)) fail("chunk size %s too large", line);
         copy_body((long long)size);
         read_line(line, sizeof line, "a chunk end");
-        if (line[0] != 0)
-            fail("missing CRLF after a chunk%s", "");
+        if (line[0] != 0) fail("missing CRLF after a chunk%s", "");
     }
     for (;;) { /* trailers, up to the empty line */
         read_line(line, sizeof line, "the trailer");
-        if (line[0] == 0)
-            break;
+        if (line[0] == 0) break;
     }
 }
 
@@ -228,13 +209,10 @@ static void read_head(struct response *r)
     for (;;) {
         read_line(line, sizeof line, "a header");
         total += strlen(line) + 2;
-        if (total > MAX_HEADER)
-            fail("response header larger than %s", "64 KiB");
-        if (line[0] == 0)
-            break;
+        if (total > MAX_HEADER) fail("response header larger than %s", "64 KiB");
+        if (line[0] == 0) break;
         char *colon = strchr(line, ':');
-        if (colon == NULL)
-            fail("bad header line \"%s\"", line);
+        if (colon == NULL) fail("bad header line \"%s\"", line);
         *colon = 0;
         char *name = trim(line), *value = trim(colon + 1);
         if (strcasecmp(name, "content-length") == 0) {
@@ -247,8 +225,7 @@ static void read_head(struct response *r)
         } else if (strcasecmp(name, "transfer-encoding") == 0) {
             /* chunked must be the last coding; anything else in the list we cannot decode */
             size_t n = strlen(value);
-            if (n >= 7 && strcasecmp(value + n - 7, "chunked") == 0)
-                r->chunked = 1;
+            if (n >= 7 && strcasecmp(value + n - 7, "chunked") == 0) r->chunked = 1;
             if (strcasecmp(value, "chunked") != 0)
                 fail("unsupported Transfer-Encoding \"%s\"", value);
         }
@@ -263,8 +240,8 @@ int main(int argc, char **argv)
     }
     struct url u;
     if (parse_url(argv[1], &u) != 0) {
-        fprintf(stderr, "%s: bad URL \"%s\" (want https://host[:port]/path or http://...)\n",
-                prog, argv[1]);
+        fprintf(stderr, "%s: bad URL \"%s\" (want https://host[:port]/path or http://...)\n", prog,
+                argv[1]);
         wasitls_exit(EXIT_USAGE);
     }
     for (const char *p = u.path; *p; p++) {
@@ -276,18 +253,15 @@ int main(int argc, char **argv)
 
     int ret = u.tls ? wasitls_tls_connect(u.host, (uint16_t)u.port, NULL, &rd.c)
                     : wasitls_tcp_connect(u.host, (uint16_t)u.port, &rd.c);
-    if (ret != WASITLS_OK)
-        fail_conn();
+    if (ret != WASITLS_OK) fail_conn();
 
     char req[4096];
     int len = snprintf(req, sizeof req,
                        "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wasitls-https-get/0.1\r\n"
                        "Accept: */*\r\nConnection: close\r\n\r\n",
                        u.path, u.authority);
-    if (len < 0 || (size_t)len >= sizeof req)
-        fail("URL too long: %s", argv[1]);
-    if (wasitls_write_all(rd.c, req, (size_t)len) != WASITLS_OK)
-        fail_conn();
+    if (len < 0 || (size_t)len >= sizeof req) fail("URL too long: %s", argv[1]);
+    if (wasitls_write_all(rd.c, req, (size_t)len) != WASITLS_OK) fail_conn();
 
     struct response r;
     do { /* interim 1xx responses precede the real one */
@@ -308,8 +282,7 @@ int main(int argc, char **argv)
     else
         copy_body(-1);
 
-    if (fflush(stdout) != 0)
-        fail("cannot write to stdout%s", "");
+    if (fflush(stdout) != 0) fail("cannot write to stdout%s", "");
     wasitls_close(rd.c);
     return 0;
 }

@@ -54,8 +54,7 @@ static void put(struct buf *b, const void *p, size_t n)
         while (cap < b->len + n)
             cap *= 2;
         unsigned char *q = realloc(b->p, cap);
-        if (q == NULL)
-            die(1, "out of memory%s", "");
+        if (q == NULL) die(1, "out of memory%s", "");
         b->p = q;
         b->cap = cap;
     }
@@ -78,13 +77,10 @@ static void put_str(struct buf *b, const char *s)
 static void send_msg(char type, const struct buf *body)
 {
     struct buf m = {0};
-    if (type)
-        put(&m, &type, 1);
+    if (type) put(&m, &type, 1);
     put32(&m, (uint32_t)(4 + body->len));
-    if (body->len)
-        put(&m, body->p, body->len);
-    if (wasitls_write_all(conn, m.p, m.len) != WASITLS_OK)
-        die_conn();
+    if (body->len) put(&m, body->p, body->len);
+    if (wasitls_write_all(conn, m.p, m.len) != WASITLS_OK) die_conn();
     free(m.p);
 }
 
@@ -108,19 +104,15 @@ static void recv_msg(struct msg *m)
 {
     unsigned char head[5];
     int ret = wasitls_read_full(conn, head, 5);
-    if (ret == WASITLS_CLOSED)
-        die(1, "server closed the connection%s", "");
-    if (ret != WASITLS_OK)
-        die_conn();
+    if (ret == WASITLS_CLOSED) die(1, "server closed the connection%s", "");
+    if (ret != WASITLS_OK) die_conn();
     uint32_t len = get32(head + 1);
-    if (len < 4 || len > (64u << 20))
-        die(1, "bad message length from the server%s", "");
+    if (len < 4 || len > (64u << 20)) die(1, "bad message length from the server%s", "");
     free(m->body);
     m->type = (char)head[0];
     m->len = len - 4;
     m->body = malloc(m->len + 1);
-    if (m->body == NULL)
-        die(1, "out of memory%s", "");
+    if (m->body == NULL) die(1, "out of memory%s", "");
     if (m->len && (ret = wasitls_read_full(conn, m->body, m->len)) != WASITLS_OK)
         ret == WASITLS_CLOSED ? die(1, "server closed the connection%s", "") : die_conn();
     m->body[m->len] = 0;
@@ -143,8 +135,7 @@ static void print_fields(const struct msg *m, const char *what)
             detail = s;
     }
     fprintf(stderr, "%s: %s %s: %s\n", prog, what, severity, text);
-    if (detail)
-        fprintf(stderr, "%s: DETAIL: %s\n", prog, detail);
+    if (detail) fprintf(stderr, "%s: DETAIL: %s\n", prog, detail);
 }
 
 /* ---- protocol ---------------------------------------------------------------------------- */
@@ -160,13 +151,10 @@ static void start_tls(const char *server_name)
     int ret = wasitls_read_full(conn, &answer, 1);
     if (ret != WASITLS_OK)
         ret == WASITLS_CLOSED ? die(1, "server closed the connection%s", "") : die_conn();
-    if (answer == 'N')
-        die(1, "the server does not accept TLS (ssl = off)%s", "");
-    if (answer != 'S')
-        die(1, "unexpected answer to SSLRequest%s", "");
+    if (answer == 'N') die(1, "the server does not accept TLS (ssl = off)%s", "");
+    if (answer != 'S') die(1, "unexpected answer to SSLRequest%s", "");
     /* Nothing more may have arrived in clear: the server waits for our ClientHello. */
-    if (wasitls_tls_handshake(conn, server_name) != WASITLS_OK)
-        die_conn();
+    if (wasitls_tls_handshake(conn, server_name) != WASITLS_OK) die_conn();
 }
 
 static void login(const char *user, const char *db)
@@ -188,15 +176,12 @@ static void login(const char *user, const char *db)
         recv_msg(&m);
         switch (m.type) {
         case 'R': {
-            if (m.len < 4)
-                die(1, "short authentication message%s", "");
+            if (m.len < 4) die(1, "short authentication message%s", "");
             uint32_t kind = get32(m.body);
-            if (kind == 0)
-                break; /* AuthenticationOk */
-            if (kind == 3) { /* cleartext password: safe here, the channel is TLS */
+            if (kind == 0) break; /* AuthenticationOk */
+            if (kind == 3) {      /* cleartext password: safe here, the channel is TLS */
                 const char *pw = getenv("PGPASSWORD");
-                if (pw == NULL)
-                    die(1, "the server wants a password; set PGPASSWORD%s", "");
+                if (pw == NULL) die(1, "the server wants a password; set PGPASSWORD%s", "");
                 struct buf p = {0};
                 put_str(&p, pw);
                 send_msg('p', &p);
@@ -235,21 +220,16 @@ static int query(const char *sql)
         recv_msg(&m);
         switch (m.type) {
         case 'D': { /* DataRow: int16 count, then (int32 length or -1, bytes) each */
-            if (m.len < 2)
-                die(1, "short DataRow%s", "");
+            if (m.len < 2) die(1, "short DataRow%s", "");
             uint16_t cols = get16(m.body);
             size_t at = 2;
             for (uint16_t c = 0; c < cols; c++) {
-                if (at + 4 > m.len)
-                    die(1, "short DataRow%s", "");
+                if (at + 4 > m.len) die(1, "short DataRow%s", "");
                 int32_t len = (int32_t)get32(m.body + at);
                 at += 4;
-                if (c)
-                    fputc('\t', stdout);
-                if (len < 0)
-                    continue;
-                if ((size_t)len > m.len - at)
-                    die(1, "short DataRow%s", "");
+                if (c) fputc('\t', stdout);
+                if (len < 0) continue;
+                if ((size_t)len > m.len - at) die(1, "short DataRow%s", "");
                 fwrite(m.body + at, 1, (size_t)len, stdout);
                 at += (size_t)len;
             }
@@ -277,8 +257,7 @@ int main(int argc, char **argv)
     const char *user = "postgres", *db = NULL, *server_name = NULL;
     int i = 1;
     while (i < argc && argv[i][0] == '-' && argv[i][1] != 0) {
-        if (i + 1 >= argc)
-            usage();
+        if (i + 1 >= argc) usage();
         if (strcmp(argv[i], "-U") == 0)
             user = argv[i + 1];
         else if (strcmp(argv[i], "-d") == 0)
@@ -289,22 +268,17 @@ int main(int argc, char **argv)
             usage();
         i += 2;
     }
-    if (argc - i != 3)
-        usage();
+    if (argc - i != 3) usage();
     const char *host = argv[i];
     char *end;
     errno = 0;
     unsigned long port = strtoul(argv[i + 1], &end, 10);
-    if (*end != 0 || port == 0 || port > 65535 || errno)
-        usage();
+    if (*end != 0 || port == 0 || port > 65535 || errno) usage();
     const char *sql = argv[i + 2];
-    if (db == NULL)
-        db = user;
-    if (server_name == NULL)
-        server_name = host;
+    if (db == NULL) db = user;
+    if (server_name == NULL) server_name = host;
 
-    if (wasitls_tcp_connect(host, (uint16_t)port, &conn) != WASITLS_OK)
-        die_conn();
+    if (wasitls_tcp_connect(host, (uint16_t)port, &conn) != WASITLS_OK) die_conn();
     start_tls(server_name);
     login(user, db);
     int status = query(sql);
@@ -312,8 +286,7 @@ int main(int argc, char **argv)
     struct buf none = {0};
     send_msg('X', &none); /* Terminate */
     (void)wasitls_close_output(conn);
-    if (fflush(stdout) != 0)
-        die(1, "cannot write to stdout%s", "");
+    if (fflush(stdout) != 0) die(1, "cannot write to stdout%s", "");
     wasitls_close(conn);
     wasitls_exit(status);
 }

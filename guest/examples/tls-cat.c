@@ -31,25 +31,20 @@ int main(int argc, char **argv)
     const char *server_name = NULL;
     int i = 1;
     if (i < argc && strcmp(argv[i], "-n") == 0) {
-        if (i + 1 >= argc)
-            usage();
+        if (i + 1 >= argc) usage();
         server_name = argv[i + 1];
         i += 2;
     }
-    if (argc - i != 2)
-        usage();
+    if (argc - i != 2) usage();
     const char *host = argv[i];
     char *end;
     errno = 0;
     unsigned long port = strtoul(argv[i + 1], &end, 10);
-    if (*end != 0 || port == 0 || port > 65535 || errno)
-        usage();
+    if (*end != 0 || port == 0 || port > 65535 || errno) usage();
 
     wasitls_conn *srv, *io;
-    if (wasitls_tls_connect(host, (uint16_t)port, server_name, &srv) != WASITLS_OK)
-        fail();
-    if (wasitls_stdio(&io) != WASITLS_OK)
-        fail();
+    if (wasitls_tls_connect(host, (uint16_t)port, server_name, &srv) != WASITLS_OK) fail();
+    if (wasitls_stdio(&io) != WASITLS_OK) fail();
 
     static unsigned char buf[64 * 1024];
     int stdin_open = 1;
@@ -58,30 +53,25 @@ int main(int argc, char **argv)
             {srv, WASITLS_POLLIN, 0},
             {io, stdin_open ? WASITLS_POLLIN : 0, 0},
         };
-        if (wasitls_poll(items, 2, -1) < 0)
-            fail();
+        if (wasitls_poll(items, 2, -1) < 0) fail();
 
         if (items[0].revents) {
             for (;;) { /* drain what the server has sent */
                 ssize_t n = wasitls_try_read(srv, buf, sizeof buf);
-                if (n == WASITLS_AGAIN)
-                    break;
+                if (n == WASITLS_AGAIN) break;
                 if (n == WASITLS_CLOSED) {
                     wasitls_close(srv);
                     wasitls_close(io);
                     wasitls_exit(0);
                 }
-                if (n < 0)
-                    fail();
-                if (wasitls_write_all(io, buf, (size_t)n) != WASITLS_OK)
-                    fail();
+                if (n < 0) fail();
+                if (wasitls_write_all(io, buf, (size_t)n) != WASITLS_OK) fail();
             }
         }
         if (items[1].revents) {
             ssize_t n = wasitls_try_read(io, buf, sizeof buf);
             if (n > 0) {
-                if (wasitls_write_all(srv, buf, (size_t)n) != WASITLS_OK)
-                    fail();
+                if (wasitls_write_all(srv, buf, (size_t)n) != WASITLS_OK) fail();
             } else if (n == WASITLS_CLOSED) {
                 stdin_open = 0;
                 /* A failure here (say the server already closed) is not the verdict: the

@@ -32,13 +32,13 @@ extern "C" {
 
 enum wasitls_status {
     WASITLS_OK = 0,
-    WASITLS_AGAIN = -1,           /* non-blocking call: nothing can be done now; poll and retry */
-    WASITLS_CLOSED = -2,          /* end of stream: the peer closed (cleanly, under TLS) */
-    WASITLS_ERR_SOCKET = -3,      /* a wasi:sockets error-code (wasitls_last_socket_error) */
-    WASITLS_ERR_IO = -4,          /* a stream failed; the host's text is in wasitls_errmsg() */
-    WASITLS_ERR_TLS = -5,         /* the TLS handshake failed; the host's text likewise */
-    WASITLS_ERR_RESOLVE = -6,     /* the name did not resolve to any address */
-    WASITLS_ERR_INVALID = -7,     /* bad argument, or a call in the wrong state */
+    WASITLS_AGAIN = -1,       /* non-blocking call: nothing can be done now; poll and retry */
+    WASITLS_CLOSED = -2,      /* end of stream: the peer closed (cleanly, under TLS) */
+    WASITLS_ERR_SOCKET = -3,  /* a wasi:sockets error-code (wasitls_last_socket_error) */
+    WASITLS_ERR_IO = -4,      /* a stream failed; the host's text is in wasitls_errmsg() */
+    WASITLS_ERR_TLS = -5,     /* the TLS handshake failed; the host's text likewise */
+    WASITLS_ERR_RESOLVE = -6, /* the name did not resolve to any address */
+    WASITLS_ERR_INVALID = -7, /* bad argument, or a call in the wrong state */
     WASITLS_ERR_NOMEM = -8,
     WASITLS_ERR_TIMEOUT = -9,
     WASITLS_ERR_UNAVAILABLE = -10 /* the host says wasi:tls is not available */
@@ -76,8 +76,8 @@ typedef struct wasitls_conn wasitls_conn;
 /* Blocking: resolves host, tries each address in turn, returns an open TCP connection. */
 WASITLS_MUST_CHECK int wasitls_tcp_connect(const char *host, uint16_t port, wasitls_conn **out);
 /* Blocking: wasitls_tcp_connect, then wasitls_tls_handshake with server_name (NULL = host). */
-WASITLS_MUST_CHECK int wasitls_tls_connect(const char *host, uint16_t port,
-                                           const char *server_name, wasitls_conn **out);
+WASITLS_MUST_CHECK int wasitls_tls_connect(const char *host, uint16_t port, const char *server_name,
+                                           wasitls_conn **out);
 
 /* Non-blocking connect: *out is a connection in the connecting state (also on WASITLS_AGAIN;
  * it is NULL only on other failures). Drive it with wasitls_conn_advance after polling. */

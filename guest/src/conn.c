@@ -20,8 +20,7 @@ static void drop_pollable(wit_handle *p)
 
 static int not_open(wasitls_conn *c, const char *what)
 {
-    if (c == NULL)
-        return wasitls__err(WASITLS_ERR_INVALID, "%s: no connection", what);
+    if (c == NULL) return wasitls__err(WASITLS_ERR_INVALID, "%s: no connection", what);
     switch (c->state) {
     case CONN_CONNECTING:
         return wasitls__err(WASITLS_AGAIN, "%s: still connecting", what);
@@ -49,12 +48,10 @@ wit_handle wasitls__conn_state_pollable(wasitls_conn *c)
 wit_handle wasitls__conn_pollable(wasitls_conn *c, int which)
 {
     if (which == WASITLS_POLLIN) {
-        if (c->p_in == 0 && c->in != 0)
-            c->p_in = wit_input_subscribe(c->in);
+        if (c->p_in == 0 && c->in != 0) c->p_in = wit_input_subscribe(c->in);
         return c->p_in;
     }
-    if (c->p_out == 0 && c->out != 0)
-        c->p_out = wit_output_subscribe(c->out);
+    if (c->p_out == 0 && c->out != 0) c->p_out = wit_output_subscribe(c->out);
     return c->p_out;
 }
 
@@ -63,8 +60,7 @@ wit_handle wasitls__conn_pollable(wasitls_conn *c, int which)
 int wasitls_tls_start(wasitls_conn *c, const char *server_name)
 {
     int ret = not_open(c, "TLS handshake");
-    if (ret != WASITLS_OK)
-        return ret == WASITLS_AGAIN ? WASITLS_ERR_INVALID : ret;
+    if (ret != WASITLS_OK) return ret == WASITLS_AGAIN ? WASITLS_ERR_INVALID : ret;
     if (c->tls != 0 || c->sock == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: not a plain TCP connection");
     if (server_name == NULL || *server_name == 0)
@@ -72,8 +68,7 @@ int wasitls_tls_start(wasitls_conn *c, const char *server_name)
     if (!wasitls__utf8_valid(server_name))
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: server name is not UTF-8");
     char *name = strdup(server_name);
-    if (name == NULL)
-        return wasitls__err(WASITLS_ERR_NOMEM, "TLS handshake: out of memory");
+    if (name == NULL) return wasitls__err(WASITLS_ERR_NOMEM, "TLS handshake: out of memory");
     free(c->peer);
     c->peer = name;
 
@@ -92,13 +87,11 @@ static int tls_advance(wasitls_conn *c)
 {
     /* Some hosts only complete the future once its pollable has been seen ready, so look at
      * the pollable before asking for the result. */
-    if (!wit_pollable_ready(wasitls__conn_state_pollable(c)))
-        return WASITLS_AGAIN;
+    if (!wit_pollable_ready(wasitls__conn_state_pollable(c))) return WASITLS_AGAIN;
     struct wit_ret_tls_get r;
     memset(&r, 0, sizeof r);
     wit_tls_future_get(c->future, &r);
-    if (!r.is_some)
-        return WASITLS_AGAIN;
+    if (!r.is_some) return WASITLS_AGAIN;
     drop_pollable(&c->p_state);
     wit_tls_future_drop(c->future);
     c->future = 0;
@@ -122,13 +115,16 @@ static int tls_advance(wasitls_conn *c)
 
 int wasitls_conn_advance(wasitls_conn *c)
 {
-    if (c == NULL)
-        return wasitls__err(WASITLS_ERR_INVALID, "advance: no connection");
+    if (c == NULL) return wasitls__err(WASITLS_ERR_INVALID, "advance: no connection");
     switch (c->state) {
-    case CONN_CONNECTING: return wasitls__tcp_advance(c);
-    case CONN_HANDSHAKING: return tls_advance(c);
-    case CONN_FAILED: return c->failed_status;
-    case CONN_OPEN: break;
+    case CONN_CONNECTING:
+        return wasitls__tcp_advance(c);
+    case CONN_HANDSHAKING:
+        return tls_advance(c);
+    case CONN_FAILED:
+        return c->failed_status;
+    case CONN_OPEN:
+        break;
     }
     return WASITLS_OK;
 }
@@ -136,8 +132,7 @@ int wasitls_conn_advance(wasitls_conn *c)
 int wasitls_tls_handshake(wasitls_conn *c, const char *server_name)
 {
     int ret = wasitls_tls_start(c, server_name);
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     while ((ret = wasitls_conn_advance(c)) == WASITLS_AGAIN)
         wit_pollable_block(wasitls__conn_state_pollable(c));
     return ret;
@@ -189,14 +184,11 @@ int wasitls_tls_available(void)
 static ssize_t do_read(wasitls_conn *c, void *buf, size_t len, int blocking)
 {
     int ret = not_open(c, "read");
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     if (c->in == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "read: connection has no input stream");
-    if (len == 0)
-        return wasitls__err(WASITLS_ERR_INVALID, "read: zero-length buffer");
-    if (len > MAX_IO)
-        len = MAX_IO;
+    if (len == 0) return wasitls__err(WASITLS_ERR_INVALID, "read: zero-length buffer");
+    if (len > MAX_IO) len = MAX_IO;
     for (;;) {
         struct wit_ret_read r;
         wasitls__realloc_target(buf, len);
@@ -222,10 +214,8 @@ static ssize_t do_read(wasitls_conn *c, void *buf, size_t len, int blocking)
             memcpy(buf, r.u.ok.ptr, n);
             wasitls__free_list(&r.u.ok);
         }
-        if (n != 0)
-            return (ssize_t)n;
-        if (!blocking)
-            return WASITLS_AGAIN;
+        if (n != 0) return (ssize_t)n;
+        if (!blocking) return WASITLS_AGAIN;
         /* A blocking read may still come back empty (e.g. a TLS stream that only consumed a
          * handshake message): wait for the stream, then read again. */
         wit_pollable_block(wasitls__conn_pollable(c, WASITLS_POLLIN));
@@ -247,8 +237,7 @@ int wasitls_read_full(wasitls_conn *c, void *buf, size_t len)
     unsigned char *p = buf;
     while (len > 0) {
         ssize_t n = wasitls_read(c, p, len);
-        if (n < 0)
-            return (int)n;
+        if (n < 0) return (int)n;
         p += n;
         len -= (size_t)n;
     }
@@ -274,8 +263,7 @@ static int64_t check_write(wasitls_conn *c)
 {
     struct wit_ret_u64 r;
     wit_output_check_write(c->out, &r);
-    if (r.is_err)
-        return write_error(c, &r.u.err, "write to");
+    if (r.is_err) return write_error(c, &r.u.err, "write to");
     return r.u.ok > MAX_IO ? MAX_IO : (int64_t)r.u.ok;
 }
 
@@ -283,8 +271,7 @@ static int write_some(wasitls_conn *c, const void *buf, size_t n)
 {
     struct wit_ret_unit r;
     wit_output_write(c->out, buf, (uint32_t)n, &r);
-    if (r.is_err)
-        return write_error(c, &r.err, "write to");
+    if (r.is_err) return write_error(c, &r.err, "write to");
     c->unflushed = 1;
     return WASITLS_OK;
 }
@@ -292,8 +279,7 @@ static int write_some(wasitls_conn *c, const void *buf, size_t n)
 static int writable(wasitls_conn *c, const char *what)
 {
     int ret = not_open(c, what);
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     if (c->out == 0 || c->output_closed)
         return wasitls__err(WASITLS_ERR_INVALID, "%s: output already closed", what);
     return WASITLS_OK;
@@ -302,20 +288,17 @@ static int writable(wasitls_conn *c, const char *what)
 int wasitls_write_all(wasitls_conn *c, const void *buf, size_t len)
 {
     int ret = writable(c, "write");
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     const unsigned char *p = buf;
     while (len > 0) {
         int64_t room = check_write(c);
-        if (room < 0)
-            return (int)room;
+        if (room < 0) return (int)room;
         if (room == 0) {
             wit_pollable_block(wasitls__conn_pollable(c, WASITLS_POLLOUT));
             continue;
         }
         size_t n = len < (uint64_t)room ? len : (size_t)room;
-        if ((ret = write_some(c, p, n)) != WASITLS_OK)
-            return ret;
+        if ((ret = write_some(c, p, n)) != WASITLS_OK) return ret;
         p += n;
         len -= n;
     }
@@ -325,28 +308,22 @@ int wasitls_write_all(wasitls_conn *c, const void *buf, size_t len)
 ssize_t wasitls_try_write(wasitls_conn *c, const void *buf, size_t len)
 {
     int ret = writable(c, "write");
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     int64_t room = check_write(c);
-    if (room < 0)
-        return (ssize_t)room;
-    if (room == 0)
-        return WASITLS_AGAIN;
+    if (room < 0) return (ssize_t)room;
+    if (room == 0) return WASITLS_AGAIN;
     size_t n = len < (uint64_t)room ? len : (size_t)room;
-    if ((ret = write_some(c, buf, n)) != WASITLS_OK)
-        return ret;
+    if ((ret = write_some(c, buf, n)) != WASITLS_OK) return ret;
     return (ssize_t)n;
 }
 
 int wasitls_flush(wasitls_conn *c)
 {
     int ret = writable(c, "flush");
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     struct wit_ret_unit r;
     wit_output_blocking_flush(c->out, &r);
-    if (r.is_err)
-        return write_error(c, &r.err, "flush to");
+    if (r.is_err) return write_error(c, &r.err, "flush to");
     c->unflushed = 0;
     return WASITLS_OK;
 }
@@ -354,24 +331,19 @@ int wasitls_flush(wasitls_conn *c)
 int wasitls_try_flush(wasitls_conn *c)
 {
     int ret = writable(c, "flush");
-    if (ret != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
     struct wit_ret_unit r;
     wit_output_flush(c->out, &r);
-    if (r.is_err)
-        return write_error(c, &r.err, "flush to");
+    if (r.is_err) return write_error(c, &r.err, "flush to");
     return WASITLS_OK;
 }
 
 int wasitls_close_output(wasitls_conn *c)
 {
     int ret = not_open(c, "close output");
-    if (ret != WASITLS_OK)
-        return ret;
-    if (c->output_closed)
-        return WASITLS_OK;
-    if (c->unflushed && (ret = wasitls_flush(c)) != WASITLS_OK)
-        return ret;
+    if (ret != WASITLS_OK) return ret;
+    if (c->output_closed) return WASITLS_OK;
+    if (c->unflushed && (ret = wasitls_flush(c)) != WASITLS_OK) return ret;
     c->output_closed = 1;
     if (c->tls != 0) {
         wit_tls_close_output(c->tls);
@@ -404,23 +376,17 @@ int wasitls_close_output(wasitls_conn *c)
 
 void wasitls_close(wasitls_conn *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     /* Children before parents: pollables, then streams (children of the TLS connection or of
      * the socket), then the TLS connection or pending future, then the socket. */
     drop_pollable(&c->p_in);
     drop_pollable(&c->p_out);
     drop_pollable(&c->p_state);
-    if (c->in != 0)
-        wit_input_drop(c->in);
-    if (c->out != 0)
-        wit_output_drop(c->out);
-    if (c->tls != 0)
-        wit_tls_connection_drop(c->tls);
-    if (c->future != 0)
-        wit_tls_future_drop(c->future);
-    if (c->sock != 0)
-        wit_tcp_drop(c->sock);
+    if (c->in != 0) wit_input_drop(c->in);
+    if (c->out != 0) wit_output_drop(c->out);
+    if (c->tls != 0) wit_tls_connection_drop(c->tls);
+    if (c->future != 0) wit_tls_future_drop(c->future);
+    if (c->sock != 0) wit_tcp_drop(c->sock);
     free(c->peer);
     free(c);
 }

@@ -26,7 +26,7 @@ struct wasitls_conn {
      * before it (and before streams are handed to the TLS handshake). */
     wit_handle p_in, p_out, p_state;
     int output_closed;
-    int unflushed; /* bytes written since the last completed flush */
+    int unflushed;     /* bytes written since the last completed flush */
     int failed_status; /* the error a CONN_FAILED connection reports again */
     char *peer;        /* "host:port" or "server-name", for error texts */
 };

@@ -10,8 +10,7 @@ wit_handle wasitls__network(void)
 {
     /* One network resource for the process: it is only a capability token. */
     static wit_handle net;
-    if (net == 0)
-        net = wit_instance_network();
+    if (net == 0) net = wit_instance_network();
     return net;
 }
 
@@ -22,8 +21,7 @@ int wasitls__utf8_valid(const char *s)
         unsigned c = *p++;
         int extra;
         unsigned min;
-        if (c < 0x80)
-            continue;
+        if (c < 0x80) continue;
         if (c >= 0xc2 && c <= 0xdf)
             extra = 1, min = 0x80;
         else if (c >= 0xe0 && c <= 0xef)
@@ -34,12 +32,10 @@ int wasitls__utf8_valid(const char *s)
             return 0;
         unsigned cp = c & (0x3fu >> extra);
         for (int i = 0; i < extra; i++, p++) {
-            if ((*p & 0xc0) != 0x80)
-                return 0;
+            if ((*p & 0xc0) != 0x80) return 0;
             cp = cp << 6 | (*p & 0x3fu);
         }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
     }
     return 1;
 }
@@ -52,8 +48,7 @@ static int parse_literal(const char *host, uint16_t port, struct wasitls_addr *a
         host++;
         len -= 2;
     }
-    if (len >= sizeof buf)
-        return 0;
+    if (len >= sizeof buf) return 0;
     memcpy(buf, host, len);
     buf[len] = 0;
     memset(a, 0, sizeof *a);
@@ -72,10 +67,9 @@ static int parse_literal(const char *host, uint16_t port, struct wasitls_addr *a
 static int resolve_error(const char *host, uint8_t code)
 {
     wasitls__socket_error(code, "name lookup"); /* records the code */
-    return wasitls__err(WASITLS_ERR_RESOLVE, "cannot resolve %s: %s%s", host,
-                        wasitls_socket_error_name(code),
-                        code == WIT_EC_ACCESS_DENIED ? " (the host did not grant name lookup)"
-                                                     : "");
+    return wasitls__err(
+        WASITLS_ERR_RESOLVE, "cannot resolve %s: %s%s", host, wasitls_socket_error_name(code),
+        code == WIT_EC_ACCESS_DENIED ? " (the host did not grant name lookup)" : "");
 }
 
 int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, size_t cap,
@@ -106,18 +100,15 @@ int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, s
         wit_resolve_next_address(stream, &a);
         if (a.is_err) {
             if (a.u.code == WIT_EC_WOULD_BLOCK) {
-                if (pollable == 0)
-                    pollable = wit_resolve_subscribe(stream);
+                if (pollable == 0) pollable = wit_resolve_subscribe(stream);
                 wit_pollable_block(pollable);
                 continue;
             }
             ret = resolve_error(host, a.u.code);
             goto exit;
         }
-        if (!a.u.ok.is_some)
-            break;
-        if (*n == cap)
-            continue; /* drain the stream; keep the first cap */
+        if (!a.u.ok.is_some) break;
+        if (*n == cap) continue; /* drain the stream; keep the first cap */
         struct wasitls_addr *o = &out[*n];
         memset(o, 0, sizeof *o);
         o->port = port;
@@ -133,11 +124,9 @@ int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, s
         }
         (*n)++;
     }
-    if (*n == 0)
-        ret = wasitls__err(WASITLS_ERR_RESOLVE, "cannot resolve %s: no addresses", host);
+    if (*n == 0) ret = wasitls__err(WASITLS_ERR_RESOLVE, "cannot resolve %s: no addresses", host);
 exit:
-    if (pollable != 0)
-        wit_pollable_drop(pollable);
+    if (pollable != 0) wit_pollable_drop(pollable);
     wit_resolve_drop(stream);
     return ret;
 }
@@ -204,8 +193,7 @@ int wasitls__tcp_advance(wasitls_conn *c)
     struct wit_ret_finish_connect r;
     wit_tcp_finish_connect(c->sock, &r);
     if (r.is_err) {
-        if (r.u.code == WIT_EC_WOULD_BLOCK)
-            return WASITLS_AGAIN;
+        if (r.u.code == WIT_EC_WOULD_BLOCK) return WASITLS_AGAIN;
         char what[96];
         snprintf(what, sizeof what, "connect to %s", c->peer);
         c->failed_status = wasitls__socket_error(r.u.code, what);
@@ -228,8 +216,7 @@ int wasitls_tcp_connect(const char *host, uint16_t port, wasitls_conn **out)
     size_t n;
     *out = NULL;
     int ret = wasitls_resolve(host, port, addrs, sizeof addrs / sizeof addrs[0], &n);
-    if (ret < 0)
-        return ret;
+    if (ret < 0) return ret;
     for (size_t i = 0; i < n; i++) {
         wasitls_conn *c;
         ret = wasitls_tcp_connect_start(&addrs[i], &c);

@@ -23,7 +23,7 @@ void wasitls__realloc_target(void *buf, size_t cap)
  * in our memory. A read armed with wasitls__realloc_target gets its bytes straight into the
  * caller's buffer instead of a heap copy. */
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_t old_size,
-                                                               size_t align, size_t new_size)
+                                                                size_t align, size_t new_size)
 {
     (void)old_size;
     if (ptr == NULL && realloc_target != NULL && align == 1 && new_size <= realloc_target_cap) {
@@ -32,22 +32,19 @@ __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_
         return new_size ? p : empty_alloc;
     }
     if (new_size == 0) {
-        if (ptr != NULL && ptr != empty_alloc)
-            free(ptr);
+        if (ptr != NULL && ptr != empty_alloc) free(ptr);
         return empty_alloc;
     }
     if (align > 16) /* malloc aligns to 16; the canonical ABI never asks for more */
         abort();
     void *p = realloc(ptr == empty_alloc ? NULL : ptr, new_size);
-    if (p == NULL)
-        abort(); /* the host cannot be told "no": trapping is the defined outcome */
+    if (p == NULL) abort(); /* the host cannot be told "no": trapping is the defined outcome */
     return p;
 }
 
 void wasitls__free_list(struct wit_list *l)
 {
-    if (l->ptr != NULL && l->ptr != empty_alloc && l->len != 0)
-        free(l->ptr);
+    if (l->ptr != NULL && l->ptr != empty_alloc && l->len != 0) free(l->ptr);
     l->ptr = NULL;
     l->len = 0;
 }
@@ -130,8 +127,7 @@ int wasitls__socket_error(uint8_t code, const char *what)
 {
     last_socket_error = code;
     const char *hint = "";
-    if (code == WIT_EC_ACCESS_DENIED)
-        hint = " (the host did not grant this network access)";
+    if (code == WIT_EC_ACCESS_DENIED) hint = " (the host did not grant this network access)";
     return wasitls__err(WASITLS_ERR_SOCKET, "%s: %s%s", what, wasitls_socket_error_name(code),
                         hint);
 }
@@ -139,18 +135,30 @@ int wasitls__socket_error(uint8_t code, const char *what)
 const char *wasitls_status_name(int status)
 {
     switch (status) {
-    case WASITLS_OK: return "ok";
-    case WASITLS_AGAIN: return "again";
-    case WASITLS_CLOSED: return "closed";
-    case WASITLS_ERR_SOCKET: return "socket";
-    case WASITLS_ERR_IO: return "io";
-    case WASITLS_ERR_TLS: return "tls";
-    case WASITLS_ERR_RESOLVE: return "resolve";
-    case WASITLS_ERR_INVALID: return "invalid";
-    case WASITLS_ERR_NOMEM: return "nomem";
-    case WASITLS_ERR_TIMEOUT: return "timeout";
-    case WASITLS_ERR_UNAVAILABLE: return "unavailable";
-    default: return "unknown status";
+    case WASITLS_OK:
+        return "ok";
+    case WASITLS_AGAIN:
+        return "again";
+    case WASITLS_CLOSED:
+        return "closed";
+    case WASITLS_ERR_SOCKET:
+        return "socket";
+    case WASITLS_ERR_IO:
+        return "io";
+    case WASITLS_ERR_TLS:
+        return "tls";
+    case WASITLS_ERR_RESOLVE:
+        return "resolve";
+    case WASITLS_ERR_INVALID:
+        return "invalid";
+    case WASITLS_ERR_NOMEM:
+        return "nomem";
+    case WASITLS_ERR_TIMEOUT:
+        return "timeout";
+    case WASITLS_ERR_UNAVAILABLE:
+        return "unavailable";
+    default:
+        return "unknown status";
     }
 }
 
@@ -158,8 +166,7 @@ const char *wasitls_status_name(int status)
 
 _Noreturn void wasitls_exit(int code)
 {
-    if (code == 0)
-        exit(0);
+    if (code == 0) exit(0);
     fflush(NULL);
     wit_exit_with_code(code & 0xff);
 }
@@ -185,8 +192,7 @@ int wasitls_poll(struct wasitls_pollitem *items, size_t n, int timeout_ms)
     for (size_t i = 0; i < n; i++) {
         items[i].revents = 0;
         wasitls_conn *c = items[i].conn;
-        if (c == NULL || items[i].events == 0)
-            continue;
+        if (c == NULL || items[i].events == 0) continue;
         if (c->state != CONN_OPEN) {
             wit_handle p = wasitls__conn_state_pollable(c);
             if (p == 0) { /* failed: report it so the caller sees the error on advance */
@@ -212,11 +218,9 @@ int wasitls_poll(struct wasitls_pollitem *items, size_t n, int timeout_ms)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (items[i].revents)
-            ret++;
+        if (items[i].revents) ret++;
     }
-    if (ret > 0)
-        goto exit; /* something is already known to be ready: do not wait */
+    if (ret > 0) goto exit; /* something is already known to be ready: do not wait */
     if (timeout_ms >= 0) {
         timer = wit_clock_subscribe_duration((uint64_t)timeout_ms * 1000000u);
         list[count] = timer, index[count] = n, event[count++] = 0;
@@ -230,20 +234,16 @@ int wasitls_poll(struct wasitls_pollitem *items, size_t n, int timeout_ms)
     wit_poll(list, (uint32_t)count, &ready);
     const uint32_t *r = ready.ptr;
     for (uint32_t k = 0; k < ready.len; k++) {
-        if (r[k] >= count)
-            continue; /* a host bug; ignore rather than index out of range */
+        if (r[k] >= count) continue; /* a host bug; ignore rather than index out of range */
         size_t i = index[r[k]];
-        if (i == n)
-            continue; /* the timer */
-        if (items[i].revents == 0)
-            ret++;
+        if (i == n) continue; /* the timer */
+        if (items[i].revents == 0) ret++;
         items[i].revents |= event[r[k]];
     }
     wasitls__free_list(&ready);
 
 exit:
-    if (timer != 0)
-        wit_pollable_drop(timer);
+    if (timer != 0) wit_pollable_drop(timer);
     free(list);
     free(index);
     free(event);

@@ -230,10 +230,9 @@ void wit_create_tcp_socket(int32_t family, struct wit_ret_sock_handle *ret);
  *   ipv6: a0 = port, a1 = flow-info, a2..a9 = segments, a10 = scope-id
  * With self and network that is 14 flat parameters (<= 16), plus the return area. */
 WIT_IMPORT(WIT_TCP, "[method]tcp-socket.start-connect")
-void wit_tcp_start_connect(wit_handle self, wit_handle network, int32_t tag, int32_t a0,
-                           int32_t a1, int32_t a2, int32_t a3, int32_t a4, int32_t a5, int32_t a6,
-                           int32_t a7, int32_t a8, int32_t a9, int32_t a10,
-                           struct wit_ret_sock_unit *ret);
+void wit_tcp_start_connect(wit_handle self, wit_handle network, int32_t tag, int32_t a0, int32_t a1,
+                           int32_t a2, int32_t a3, int32_t a4, int32_t a5, int32_t a6, int32_t a7,
+                           int32_t a8, int32_t a9, int32_t a10, struct wit_ret_sock_unit *ret);
 WIT_IMPORT(WIT_TCP, "[method]tcp-socket.finish-connect")
 void wit_tcp_finish_connect(wit_handle self, struct wit_ret_finish_connect *ret);
 WIT_IMPORT(WIT_TCP, "[method]tcp-socket.subscribe") wit_handle wit_tcp_subscribe(wit_handle self);
@@ -281,7 +280,8 @@ int wasitls__err_io(int status, wit_handle error, const char *prefix);
 int wasitls__stream_error(const struct wit_stream_error *e, const char *what);
 /* Maps a wasi:sockets error-code. */
 int wasitls__socket_error(uint8_t code, const char *what);
-/* Arms cabi_realloc so the host's next list allocation (align 1, at most cap bytes) lands in buf. */
+/* Arms cabi_realloc so the host's next list allocation (align 1, at most cap bytes) lands in buf.
+ */
 void wasitls__realloc_target(void *buf, size_t cap);
 void wasitls__free_list(struct wit_list *l);
 wit_handle wasitls__network(void);

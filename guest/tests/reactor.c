@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((import_module("wasi:clocks/monotonic-clock@0.2.12"), import_name("now")))
-extern uint64_t wasi_monotonic_now(void);
+__attribute__((import_module("wasi:clocks/monotonic-clock@0.2.12"),
+               import_name("now"))) extern uint64_t
+wasi_monotonic_now(void);
 
 __attribute__((export_name("add"))) uint32_t add(uint32_t a, uint32_t b)
 {
@@ -14,7 +15,7 @@ __attribute__((export_name("add"))) uint32_t add(uint32_t a, uint32_t b)
 }
 
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_t old, size_t align,
-                                                               size_t size)
+                                                                size_t size)
 {
     (void)old;
     (void)align; /* malloc's 16-byte alignment covers every canonical ABI alignment */

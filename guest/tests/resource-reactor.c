@@ -9,8 +9,9 @@
 
 /* Resources this component defines are reached through the canonical built-ins imported from
  * the "[export]<interface>" module; borrows of them arrive as the rep (our pointer). */
-__attribute__((import_module("[export]" IFACE), import_name("[resource-new]counter")))
-extern int32_t counter_new_handle(int32_t rep);
+__attribute__((import_module("[export]" IFACE),
+               import_name("[resource-new]counter"))) extern int32_t
+counter_new_handle(int32_t rep);
 
 struct counter {
     uint32_t value;
@@ -21,15 +22,14 @@ static uint32_t live;
 __attribute__((export_name(IFACE "#[constructor]counter"))) int32_t counter_ctor(uint32_t start)
 {
     struct counter *c = malloc(sizeof *c);
-    if (c == NULL)
-        abort();
+    if (c == NULL) abort();
     c->value = start;
     live++;
     return counter_new_handle((int32_t)(uintptr_t)c);
 }
 
 __attribute__((export_name(IFACE "#[method]counter.add"))) uint32_t counter_add(struct counter *c,
-                                                                               uint32_t n)
+                                                                                uint32_t n)
 {
     return c->value += n;
 }
@@ -39,8 +39,8 @@ static struct {
     size_t len;
 } describe_ret;
 
-__attribute__((export_name(IFACE "#[method]counter.describe"))) void *counter_describe(
-    struct counter *c)
+__attribute__((export_name(IFACE "#[method]counter.describe"))) void *
+counter_describe(struct counter *c)
 {
     char buf[64];
     int n = snprintf(buf, sizeof buf, "counter at %u", (unsigned)c->value);
@@ -67,7 +67,7 @@ __attribute__((export_name(IFACE "#live"))) uint32_t counters_live(void)
 }
 
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_t old, size_t align,
-                                                               size_t size)
+                                                                size_t size)
 {
     return realloc(ptr, size);
 }

@@ -21,13 +21,13 @@
 
 static const char *which;
 
-#define EXPECT(cond)                                                                              \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "sdk-check %s: line %d: expected %s (last error: %s)\n", which,       \
-                    __LINE__, #cond, wasitls_errmsg());                                           \
-            wasitls_exit(1);                                                                      \
-        }                                                                                         \
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "sdk-check %s: line %d: expected %s (last error: %s)\n", which,        \
+                    __LINE__, #cond, wasitls_errmsg());                                            \
+            wasitls_exit(1);                                                                       \
+        }                                                                                          \
     } while (0)
 
 static uint16_t port_arg(int argc, char **argv)
