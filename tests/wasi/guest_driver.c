@@ -195,6 +195,7 @@ struct echo {
     int lfd, wake[2];
     uint16_t port;
     uint64_t in_bytes, out_bytes;
+    uint64_t in_hash; /* FNV-1a 64 of every byte received (meaningful with one connection) */
     int accepted;
     pthread_t th;
 };
@@ -239,6 +240,8 @@ static void *echo_main(void *p)
                 if (r > 0) {
                     c->off = 0;
                     c->len = (size_t)r;
+                    for (ssize_t k = 0; k < r; k++)
+                        e->in_hash = (e->in_hash ^ c->buf[k]) * 1099511628211ull;
                     __atomic_add_fetch(&e->in_bytes, (uint64_t)r, __ATOMIC_SEQ_CST);
                 } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
                     c->eof = true;
@@ -276,6 +279,7 @@ static void *echo_main(void *p)
 static void echo_start(struct echo *e, int family)
 {
     memset(e, 0, sizeof *e);
+    e->in_hash = 14695981039346656037ull;
     e->lfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     CHECK(e->lfd >= 0);
     struct sockaddr_storage ss = {0};
@@ -487,6 +491,10 @@ static void c_echo(int family, const char *addr, const char *size)
     if (e.in_bytes != n || e.out_bytes != n)
         die("the server saw %llu bytes in, %llu out; expected %llu", (unsigned long long)e.in_bytes,
             (unsigned long long)e.out_bytes, (unsigned long long)n);
+    char want[64];
+    snprintf(want, sizeof want, "hash=%016llx\n", (unsigned long long)e.in_hash);
+    if (!strstr(r.out.p, want))
+        die("the server's hash of what it received (%s) is not the guest's:\n%s", want, r.out.p);
     fprintf(stderr, "%s", r.out.p);
     fprintf(stderr, "%llu bytes each way in %.2f s\n", (unsigned long long)n, r.secs);
     free_result(&r);

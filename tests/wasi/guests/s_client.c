@@ -9,6 +9,14 @@
 
 #include "w2.h"
 
+/* FNV-1a, 64 bit: the driver compares it with the hash the echo server computed. */
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 static uint8_t pattern(uint64_t i)
 {
     return (uint8_t)((i * 2654435761u) >> 13);
@@ -67,6 +75,7 @@ int main(int argc, char **argv)
     enum { CHUNK = 256 * 1024 };
     static uint8_t buf[CHUNK];
     uint64_t sent = 0, recvd = 0, partial_writes = 0, short_reads = 0, polls = 0;
+    uint64_t hash_sent = 14695981039346656037ull, hash_recv = hash_sent;
     int flushed = 0;
     while (recvd < size) {
         int progress = 0;
@@ -81,6 +90,7 @@ int main(int argc, char **argv)
                 for (uint64_t i = 0; i < n; i++)
                     buf[i] = pattern(sent + i);
                 struct w2_ret_sunit wr;
+                hash_sent = fnv(hash_sent, buf, (size_t)n);
                 w2_write(out, buf, (uint32_t)n, &wr);
                 if (wr.is_err) stream_fail("write", &wr.err);
                 sent += n;
@@ -102,6 +112,7 @@ int main(int argc, char **argv)
                     printf("mismatch at byte %llu\n", (unsigned long long)(recvd + i));
                     w2_exit(5);
                 }
+            hash_recv = fnv(hash_recv, p, rr.u.ok.len);
             if (rr.u.ok.len < CHUNK) short_reads++;
             recvd += rr.u.ok.len;
             progress = 1;
@@ -126,6 +137,11 @@ int main(int argc, char **argv)
     w2_output_drop(out);
     w2_tcp_drop(sock);
     w2_network_drop(net);
+    if (hash_recv != hash_sent) {
+        printf("hash mismatch\n");
+        w2_exit(5);
+    }
+    printf("hash=%016llx\n", (unsigned long long)hash_sent);
     printf("echo ok: sent=%llu received=%llu partial_writes=%llu short_reads=%llu polls=%llu\n",
            (unsigned long long)sent, (unsigned long long)recvd, (unsigned long long)partial_writes,
            (unsigned long long)short_reads, (unsigned long long)polls);
