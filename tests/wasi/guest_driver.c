@@ -178,6 +178,12 @@ static const char **cmd(const char *const *opts, const char *const *args)
     int n = 0;
     v[n++] = wasitls_bin;
     v[n++] = "run";
+    /* WASITLS_TEST_TIER=opt runs the case on the optimizing tier */
+    const char *tier = getenv("WASITLS_TEST_TIER");
+    if (tier && *tier) {
+        v[n++] = "--tier";
+        v[n++] = tier;
+    }
     for (; opts && *opts; opts++)
         v[n++] = *opts;
     v[n++] = guest;
