@@ -43,6 +43,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
     }
+    free(b);
     double t1 = now();
     wasitls_val a = {.kind = WASITLS_I32}, r;
     a.of.i32 = (uint32_t)atoi(argv[3]);
