@@ -128,6 +128,7 @@ struct wasitls_ccall {
     wasitls_error err;
     uint32_t *lends;
     size_t nlends, caplends;
+    bool nested; /* arguments come from another component of this instance, not the host */
     const uint8_t *gbh[16];
     uint32_t gbg[16], gbl[16];
 };
@@ -798,7 +799,8 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
         return 0;
     }
     out->kind = WASITLS_CV_BORROW;
-    out->of.res.handle = i;
+    /* a borrow is known by its rep (handle 0): host-side handles are only made for own */
+    out->of.res.handle = 0;
     if (call->nlends == call->caplends) {
         size_t cap = call->caplends ? call->caplends * 2 : 8;
         uint32_t *n = wasitls__arena_array(call->arena, cap, sizeof(uint32_t));
@@ -821,7 +823,14 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
     cinst *ci = call->ci;
     const wasitls__ctype *rt = t->t;
     uint64_t rep = (uint64_t)(uintptr_t)v->of.res.rep;
-    if (rt->res->origin == RES_GUEST) {
+    if (rt->res->origin == RES_GUEST && t->kind == CT_BORROW && call->nested) {
+        /* a borrow lifted from another component of this instance: its rep */
+        rep = (uint64_t)(uintptr_t)v->of.res.rep;
+        if (rt->res->owner == (struct wasitls__cinst *)ci) {
+            *out = (uint32_t)rep;
+            return 0;
+        }
+    } else if (rt->res->origin == RES_GUEST) {
         /* the host refers to a guest resource by its host-side handle */
         wasitls__handle *hh = wasitls__htable_get(&ci->host_handles, v->of.res.handle);
         if (!hh || hh->rt != rt) {
@@ -929,6 +938,7 @@ static void ccall_init(wasitls_ccall *call, cinst *ci)
     wasitls_error_clear(&call->err);
     call->lends = NULL;
     call->nlends = call->caplends = 0;
+    call->nested = false;
 }
 
 /* The host side of a `canon lower`: lift the guest's arguments, call, lower the result. */
@@ -1806,6 +1816,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     wasitls__task task = {0, ci->task};
     wasitls_ccall call;
     ccall_init(&call, ci);
+    call.nested = nested;
     wasitls__canon cx;
     canon_init(&cx, &call, &f->opts, results, true, err);
     wasitls_val vals[WASITLS__MAX_FLAT_PARAMS + 1], res[2];

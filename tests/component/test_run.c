@@ -605,6 +605,9 @@ static void nested(void)
     /* the inner instance's exports are reachable by interface name too */
     a = wasitls_cv_u64(WASITLS_CV_U32, 21);
     CHECK(call1(ci, "inner#double", &a, 1).of.u == 42);
+    /* a resource of the inner component owned, borrowed and dropped by the outer one */
+    a.of.u = 7;
+    CHECK(call1(ci, "cycle", &a, 1).of.u == 70 * 1000 + 7);
     wasitls_cinstance_free(ci);
     wasitls_component_free(c);
     wasitls_linker_free(l);
