@@ -28,9 +28,12 @@
 #define TIMEOUT_S 240
 
 static const char *wasitls_bin, *guest;
+static pid_t child = -1; /* the wasitls being run, killed if the driver gives up */
 
 static _Noreturn void die(const char *fmt, ...)
 {
+    if (child > 0)
+        kill(child, SIGKILL);
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "FAIL: ");
@@ -88,6 +91,7 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
     double t0 = now_s();
     pid_t pid = fork();
     CHECK(pid >= 0);
+    child = pid;
     if (pid == 0) {
         dup2(pi[0], 0);
         dup2(po[1], 1);
@@ -149,6 +153,7 @@ static void run(const char *const *argv, const uint8_t *in, size_t inlen, struct
     if (fin >= 0) close(fin);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid);
+    child = -1;
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->secs = now_s() - t0;
     if (!r->out.p) buf_add(&r->out, "", 0);
