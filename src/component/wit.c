@@ -981,14 +981,17 @@ static int resolve_decl(wparser *p, witf *it, wdecl *d)
             if (resolve_named(p, o, d->use_name, d->pos, &ct))
                 return p->x.rc;
         } else {
-            /* another package: prefer what the linker already has (exact, then compatible),
-             * then an interface of this text */
+            /* another package: prefer what the linker already has (exact, then
+             * semver-compatible: one host implementation serves every 0.2.x), then an
+             * interface of this text */
             wasitls__iface *li = NULL;
             for (size_t i = 0; i < p->l->ifaces.len && !li; i++) {
                 wasitls__iface *c = WASITLS__VEC_AT(&p->l->ifaces, wasitls__iface *, i);
                 if (strcmp(c->full, path) == 0)
                     li = c;
             }
+            if (!li) /* a compatible version already served by the host wins over a copy here */
+                li = wasitls__linker_find(p->l, path, strlen(path));
             witf *o = NULL;
             if (!li) {
                 const char *slash = strchr(path, '/');
@@ -1003,8 +1006,6 @@ static int resolve_decl(wparser *p, witf *it, wdecl *d)
                     nm[nl] = 0;
                     o = local_iface(p, pkg, at ? at + 1 : NULL, nm);
                 }
-                if (!o)
-                    li = wasitls__linker_find(p->l, path, strlen(path));
             }
             if (li) {
                 for (uint32_t i = 0; i < li->ntypes && !ct; i++)
@@ -1160,9 +1161,14 @@ int wasitls__wit_parse(wasitls_linker *l, const char *text, size_t len, wasitls_
             rc = WASITLS_E_NOMEM;
             goto Exit;
         }
+        /* already served (same or a semver-compatible version): the first definition is kept,
+         * so that a bundled copy of a dependency (wasi:io@0.2.6 next to the host's 0.2.12)
+         * does not bring a second, incompatible set of resource types */
         for (size_t j = 0; j < nold; j++)
             if (strcmp(WASITLS__VEC_AT(&l->ifaces, wasitls__iface *, j)->full, full) == 0)
                 it->duplicate = true;
+        if (wasitls__linker_find(l, full, strlen(full)))
+            it->duplicate = true;
         for (size_t j = 0; j < i; j++) {
             witf *o = WASITLS__VEC_AT(&p.itfs, witf *, j);
             if (strcmp(o->out->full, full) == 0) {

@@ -117,6 +117,31 @@ static void wasi_texts(void)
     wasitls_linker_free(l);
 }
 
+/* A dependency bundled at an older compatible version (wasi:io@0.2.6 beside the host's 0.2.12)
+ * resolves to what the host already serves, so resource types stay the same. */
+static void bundled_dependency(void)
+{
+    wasitls_linker *l;
+    wasitls_error err;
+    wasitls_error_clear(&err);
+    CHECK(wasitls_linker_new(&l) == 0);
+    add_file(l, "0.2.12/wasi-io/package.wit");
+    size_t before = l->ifaces.len;
+    const char *t = "package wasi:io@0.2.6 { interface error { resource error; } }\n"
+                    "package wasi:tls@0.2.0-draft { interface types {\n"
+                    "  use wasi:io/error@0.2.6.{error as io-error};\n"
+                    "  f: func(e: io-error);\n"
+                    "} }\n";
+    CHECK_OK(wasitls_linker_add_wit(l, t, strlen(t), &err), &err);
+    CHECK(l->ifaces.len == before + 1); /* only wasi:tls/types is new */
+    wasitls__hfunc *f = func(l, "wasi:tls/types@0.2.0-draft", "f");
+    wasitls__hfunc *d = func(l, "wasi:io/error@0.2.12", "[method]error.to-debug-string");
+    CHECK(f->type->elems[0]->t == d->type->elems[0]->t);
+    CHECK(wasitls__linker_find(l, "wasi:io/error@0.2.6", 19) ==
+          wasitls__linker_find(l, "wasi:io/error@0.2.12", 20));
+    wasitls_linker_free(l);
+}
+
 static void expect_fail(const char *text, const char *needle)
 {
     wasitls_linker *l;
@@ -187,6 +212,7 @@ int main(int argc, char **argv)
         {"wasi_texts", wasi_texts},
         {"errors", errors},
         {"forms", forms},
+        {"bundled_dependency", bundled_dependency},
     };
     return t_main(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
