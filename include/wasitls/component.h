@@ -98,8 +98,9 @@ void wasitls_linker_free(wasitls_linker *l);
  *     after interfaces); nested `package a:b { ... }` blocks are accepted.
  *   - `use` of another package's interface resolves against what the linker already has
  *     (exact version first, then semver-compatible), so add dependencies first (wasi:io before
- *     wasi:tls). An interface that is already declared (same name and version) is skipped:
- *     adding a package's bundled copy of wasi:io again is harmless.
+ *     wasi:tls). An interface that is already declared at the same or a semver-compatible
+ *     version is skipped and its uses resolve to the declared one: adding a package's bundled
+ *     copy of wasi:io (0.2.6 or 0.2.12) after the host's 0.2.12 is harmless.
  *   - Worlds are skipped; @since/@unstable/@deprecated gates are accepted and the gated items
  *     declared. Async types (future, stream) are rejected.
  *   - On error nothing of the text is declared; err names the line and column. */
