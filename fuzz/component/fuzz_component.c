@@ -6,8 +6,16 @@
 #include "../../src/component/internal.h"
 
 /* The canon layer reads engine memories only when given one; the fuzzer never does. */
-uint8_t *wasitls_memory_data(wasitls_memory *mem) { (void)mem; return NULL; }
-uint64_t wasitls_memory_size(const wasitls_memory *mem) { (void)mem; return 0; }
+uint8_t *wasitls_memory_data(wasitls_memory *mem)
+{
+    (void)mem;
+    return NULL;
+}
+uint64_t wasitls_memory_size(const wasitls_memory *mem)
+{
+    (void)mem;
+    return 0;
+}
 
 static int bump(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint32_t align, uint32_t newsz,
                 uint32_t *out)
@@ -24,22 +32,21 @@ static wasitls__ctype *gen(wasitls__arena *a, const uint8_t **p, const uint8_t *
     if (depth > 4 || kind <= CT_STRING || kind == CT_OWN || kind == CT_BORROW)
         return wasitls__ct_prim(kind <= CT_STRING ? kind : CT_U32);
     uint32_t n = 1 + (*p < end ? *(*p)++ % 4 : 0);
-    wasitls__ctype *t = wasitls__ct_new(a, kind, kind == CT_RECORD || kind == CT_TUPLE ||
-                                                        kind == CT_VARIANT || kind == CT_ENUM ||
-                                                        kind == CT_FLAGS ? n : 0);
-    if (!t)
-        return NULL;
+    wasitls__ctype *t =
+        wasitls__ct_new(a, kind,
+                        kind == CT_RECORD || kind == CT_TUPLE || kind == CT_VARIANT ||
+                                kind == CT_ENUM || kind == CT_FLAGS
+                            ? n
+                            : 0);
+    if (!t) return NULL;
     for (uint32_t i = 0; i < t->n; i++) {
         t->names[i] = "x";
         if (kind != CT_ENUM && kind != CT_FLAGS && (kind != CT_VARIANT || (i & 1)))
             t->elems[i] = gen(a, p, end, depth + 1);
     }
-    if (kind == CT_LIST || kind == CT_OPTION || kind == CT_RESULT)
-        t->t = gen(a, p, end, depth + 1);
-    if (kind == CT_RESULT && *p < end && (*(*p)++ & 1))
-        t->e = gen(a, p, end, depth + 1);
-    if (wasitls__ct_finish(t, NULL))
-        return NULL;
+    if (kind == CT_LIST || kind == CT_OPTION || kind == CT_RESULT) t->t = gen(a, p, end, depth + 1);
+    if (kind == CT_RESULT && *p < end && (*(*p)++ & 1)) t->e = gen(a, p, end, depth + 1);
+    if (wasitls__ct_finish(t, NULL)) return NULL;
     return t;
 }
 
@@ -50,8 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wasitls__arena_init(&a);
     if (size >= 8 && memcmp(data, "\0asm", 4) == 0) {
         wasitls__component *c;
-        if (wasitls__component_parse(&a, data, size, &c, &err) == 0)
-            wasitls__component_release(c);
+        if (wasitls__component_parse(&a, data, size, &c, &err) == 0) wasitls__component_release(c);
         wasitls__arena_free(&a);
         return 0;
     }

@@ -24,19 +24,15 @@ void wasitls__arena_init(wasitls__arena *a)
 
 void *wasitls__arena_alloc(wasitls__arena *a, size_t n)
 {
-    if (n == 0)
-        n = 1;
-    if (n > SIZE_MAX / 2)
-        return NULL;
+    if (n == 0) n = 1;
+    if (n > SIZE_MAX / 2) return NULL;
     n = (n + 15) & ~(size_t)15;
-    if (a->limit && a->total + n > a->limit)
-        return NULL;
+    if (a->limit && a->total + n > a->limit) return NULL;
     wasitls__achunk *c = a->head;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
         wasitls__achunk *nc = malloc(sizeof(*nc) + cap);
-        if (!nc)
-            return NULL;
+        if (!nc) return NULL;
         nc->used = 0;
         nc->cap = cap;
         if (c && n > CHUNK_MIN) {
@@ -58,16 +54,14 @@ void *wasitls__arena_alloc(wasitls__arena *a, size_t n)
 
 void *wasitls__arena_array(wasitls__arena *a, size_t n, size_t size)
 {
-    if (size && n > SIZE_MAX / size)
-        return NULL;
+    if (size && n > SIZE_MAX / size) return NULL;
     return wasitls__arena_alloc(a, n * size);
 }
 
 char *wasitls__arena_strndup(wasitls__arena *a, const char *s, size_t n)
 {
     char *p = wasitls__arena_alloc(a, n + 1);
-    if (p && n)
-        memcpy(p, s, n);
+    if (p && n) memcpy(p, s, n);
     return p;
 }
 
@@ -77,11 +71,9 @@ char *wasitls__arena_printf(wasitls__arena *a, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return NULL;
+    if (n < 0) return NULL;
     char *p = wasitls__arena_alloc(a, (size_t)n + 1);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -138,11 +130,9 @@ void *wasitls__vec_push(wasitls__vec *v)
 {
     if (v->len == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
-        if (cap > SIZE_MAX / v->isize)
-            return NULL;
+        if (cap > SIZE_MAX / v->isize) return NULL;
         void *p = realloc(v->items, cap * v->isize);
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         v->items = p;
         v->cap = cap;
     }

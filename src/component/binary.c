@@ -10,8 +10,7 @@
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
+        if (rc_) return rc_;                                                                       \
     } while (0)
 
 /* Index space sizes of one scope (a component, or a component/instance type declarator). */
@@ -48,8 +47,8 @@ static int count(wasitls_cursor *c, uint32_t *n, const char *what)
 {
     TRY(wasitls_cursor_leb_u32(c, n));
     if (*n > WASITLS__MAX_ITEMS || *n > wasitls_cursor_left(c))
-        return wasitls_cursor_fail(c, WASITLS_E_LIMIT, "%s count %u exceeds the limit or input", what,
-                                   *n);
+        return wasitls_cursor_fail(c, WASITLS_E_LIMIT, "%s count %u exceeds the limit or input",
+                                   what, *n);
     return 0;
 }
 
@@ -58,11 +57,9 @@ static int name(parser *p, wasitls_cursor *c, const char **out)
     const char *s;
     size_t n;
     TRY(wasitls_cursor_name(c, &s, &n));
-    if (memchr(s, 0, n))
-        return bad(c, "name contains a NUL character%s", "");
+    if (memchr(s, 0, n)) return bad(c, "name contains a NUL character%s", "");
     char *d = wasitls__arena_strndup(p->a, s, n);
-    if (!d)
-        return nomem(p);
+    if (!d) return nomem(p);
     *out = d;
     return 0;
 }
@@ -71,8 +68,7 @@ static int nameattrs(parser *p, wasitls_cursor *c, const char **out)
 {
     uint8_t b;
     TRY(wasitls_cursor_u8(c, &b));
-    if (b > 2)
-        return bad(c, "bad import/export name prefix%s", "");
+    if (b > 2) return bad(c, "bad import/export name prefix%s", "");
     TRY(name(p, c, out));
     if (b == 2) {
         uint32_t n;
@@ -82,29 +78,27 @@ static int nameattrs(parser *p, wasitls_cursor *c, const char **out)
             const char *s;
             size_t l;
             TRY(wasitls_cursor_u8(c, &k));
-            if (k > 2)
-                return bad(c, "bad name attribute%s", "");
+            if (k > 2) return bad(c, "bad name attribute%s", "");
             TRY(wasitls_cursor_name(c, &s, &l));
         }
     }
-    if (!**out)
-        return bad(c, "empty import/export name%s", "");
+    if (!**out) return bad(c, "empty import/export name%s", "");
     return 0;
 }
 
 static int check_idx(wasitls_cursor *c, int64_t at, uint32_t idx, uint32_t n, const char *space)
 {
-    if (idx < n)
-        return 0;
+    if (idx < n) return 0;
     c->failed = WASITLS_E_INVALID;
-    return wasitls_error_set_at(c->err, WASITLS_E_INVALID, at, "%s index %u out of range (%u defined)",
-                                space, idx, n);
+    return wasitls_error_set_at(c->err, WASITLS_E_INVALID, at,
+                                "%s index %u out of range (%u defined)", space, idx, n);
 }
 
 static int bump(wasitls_cursor *c, uint32_t *n, const char *space)
 {
     if (*n >= WASITLS__MAX_SPACE)
-        return wasitls_cursor_fail(c, WASITLS_E_LIMIT, "too many entries in the %s index space", space);
+        return wasitls_cursor_fail(c, WASITLS_E_LIMIT, "too many entries in the %s index space",
+                                   space);
     (*n)++;
     return 0;
 }
@@ -113,14 +107,30 @@ static int bump(wasitls_cursor *c, uint32_t *n, const char *space)
 static uint32_t *core_space(pscope *s, uint8_t sort, const char **what)
 {
     switch (sort) {
-    case 0x00: *what = "core function"; return &s->core_func;
-    case 0x01: *what = "core table"; return &s->core_table;
-    case 0x02: *what = "core memory"; return &s->core_mem;
-    case 0x03: *what = "core global"; return &s->core_global;
-    case 0x10: *what = "core type"; return &s->core_type;
-    case 0x11: *what = "core module"; return &s->core_module;
-    case 0x12: *what = "core instance"; return &s->core_inst;
-    default: *what = "core tag"; return NULL;
+    case 0x00:
+        *what = "core function";
+        return &s->core_func;
+    case 0x01:
+        *what = "core table";
+        return &s->core_table;
+    case 0x02:
+        *what = "core memory";
+        return &s->core_mem;
+    case 0x03:
+        *what = "core global";
+        return &s->core_global;
+    case 0x10:
+        *what = "core type";
+        return &s->core_type;
+    case 0x11:
+        *what = "core module";
+        return &s->core_module;
+    case 0x12:
+        *what = "core instance";
+        return &s->core_inst;
+    default:
+        *what = "core tag";
+        return NULL;
     }
 }
 
@@ -133,31 +143,36 @@ static int read_sort(wasitls_cursor *c, uint8_t *out)
     if (b == 0x00) {
         uint8_t cs;
         TRY(wasitls_cursor_u8(c, &cs));
-        if (cs == 0x04)
-            return unsupported(c, at, "core tag (exception handling)");
-        if (cs > 0x03 && (cs < 0x10 || cs > 0x12))
-            return bad(c, "bad core sort%s", "");
+        if (cs == 0x04) return unsupported(c, at, "core tag (exception handling)");
+        if (cs > 0x03 && (cs < 0x10 || cs > 0x12)) return bad(c, "bad core sort%s", "");
         *out = (uint8_t)(0x80 | cs);
         return 0;
     }
-    if (b == SORT_VALUE)
-        return unsupported(c, at, "value definitions (component values)");
-    if (b < 0x01 || b > 0x05)
-        return bad(c, "bad sort%s", "");
+    if (b == SORT_VALUE) return unsupported(c, at, "value definitions (component values)");
+    if (b < 0x01 || b > 0x05) return bad(c, "bad sort%s", "");
     *out = b;
     return 0;
 }
 
 static uint32_t *space(pscope *s, uint8_t sort, const char **what)
 {
-    if (sort & 0x80)
-        return core_space(s, sort & 0x7f, what);
+    if (sort & 0x80) return core_space(s, sort & 0x7f, what);
     switch (sort) {
-    case SORT_FUNC: *what = "function"; return &s->func;
-    case SORT_TYPE: *what = "type"; return &s->type;
-    case SORT_COMPONENT: *what = "component"; return &s->comp;
-    case SORT_INSTANCE: *what = "instance"; return &s->inst;
-    default: *what = "value"; return &s->value;
+    case SORT_FUNC:
+        *what = "function";
+        return &s->func;
+    case SORT_TYPE:
+        *what = "type";
+        return &s->type;
+    case SORT_COMPONENT:
+        *what = "component";
+        return &s->comp;
+    case SORT_INSTANCE:
+        *what = "instance";
+        return &s->inst;
+    default:
+        *what = "value";
+        return &s->value;
     }
 }
 
@@ -169,7 +184,12 @@ static int core_valtype(wasitls_cursor *c)
     int64_t at = (int64_t)c->pos;
     TRY(wasitls_cursor_u8(c, &b));
     switch (b) {
-    case 0x7f: case 0x7e: case 0x7d: case 0x7c: case 0x70: case 0x6f:
+    case 0x7f:
+    case 0x7e:
+    case 0x7d:
+    case 0x7c:
+    case 0x70:
+    case 0x6f:
         return 0;
     case 0x7b:
         return unsupported(c, at, "v128 (SIMD) in a core type");
@@ -183,11 +203,9 @@ static int core_limits(wasitls_cursor *c)
     uint8_t f;
     uint32_t v;
     TRY(wasitls_cursor_u8(c, &f));
-    if (f > 1)
-        return unsupported(c, (int64_t)c->pos - 1, "memory64/shared limits in a core type");
+    if (f > 1) return unsupported(c, (int64_t)c->pos - 1, "memory64/shared limits in a core type");
     TRY(wasitls_cursor_leb_u32(c, &v));
-    if (f)
-        TRY(wasitls_cursor_leb_u32(c, &v));
+    if (f) TRY(wasitls_cursor_leb_u32(c, &v));
     return 0;
 }
 
@@ -231,8 +249,7 @@ static int core_type(parser *p, wasitls_cursor *c, bool in_module)
     uint8_t b;
     int64_t at = (int64_t)c->pos;
     TRY(wasitls_cursor_u8(c, &b));
-    if (b == 0x60)
-        return core_functype_body(c);
+    if (b == 0x60) return core_functype_body(c);
     if (b == 0x50 && !in_module) {
         uint32_t n;
         TRY(count(c, &n, "module type declaration"));
@@ -254,8 +271,7 @@ static int core_type(parser *p, wasitls_cursor *c, bool in_module)
                 uint32_t u;
                 TRY(wasitls_cursor_u8(c, &x));
                 TRY(wasitls_cursor_u8(c, &y));
-                if (x != 0x10 || y != 0x01)
-                    return bad(c, "bad core alias in a module type%s", "");
+                if (x != 0x10 || y != 0x01) return bad(c, "bad core alias in a module type%s", "");
                 TRY(wasitls_cursor_leb_u32(c, &u));
                 TRY(wasitls_cursor_leb_u32(c, &u));
                 break;
@@ -283,14 +299,12 @@ static int valtype(wasitls_cursor *c, pscope *s, wasitls__valtype *out)
     if (v >= 0) {
         out->prim = 0xff;
         out->idx = (uint32_t)v;
-        if (v > UINT32_MAX)
-            return bad(c, "type index too large%s", "");
+        if (v > UINT32_MAX) return bad(c, "type index too large%s", "");
         return check_idx(c, at, out->idx, s->type, "type");
     }
     uint8_t code = (uint8_t)(v & 0x7f);
     if (code < 0x73) {
-        if (code == 0x64)
-            return unsupported(c, at, "error-context type");
+        if (code == 0x64) return unsupported(c, at, "error-context type");
         return bad(c, "bad value type%s", "");
     }
     out->prim = (uint8_t)(CT_BOOL + (0x7f - code)); /* 0x7f bool ... 0x73 string */
@@ -301,8 +315,7 @@ static int opt_valtype(wasitls_cursor *c, pscope *s, wasitls__valtype *out, bool
 {
     uint8_t b;
     TRY(wasitls_cursor_u8(c, &b));
-    if (b > 1)
-        return bad(c, "bad optional value type%s", "");
+    if (b > 1) return bad(c, "bad optional value type%s", "");
     *has = b == 1;
     if (!*has) {
         out->prim = 0xfe;
@@ -318,8 +331,7 @@ static int labels(parser *p, wasitls_cursor *c, wasitls__tdef *t, const char *wh
         return wasitls_cursor_fail(c, WASITLS_E_LIMIT, "too many %ss", what);
     t->names = wasitls__arena_array(p->a, t->n ? t->n : 1, sizeof(*t->names));
     t->vts = wasitls__arena_array(p->a, t->n ? t->n : 1, sizeof(*t->vts));
-    if (!t->names || !t->vts)
-        return nomem(p);
+    if (!t->names || !t->vts) return nomem(p);
     return 0;
 }
 
@@ -331,8 +343,7 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
     uint8_t b;
     TRY(wasitls_cursor_u8(c, &b));
     wasitls__tdef *t = wasitls__arena_alloc(p->a, sizeof(*t));
-    if (!t)
-        return nomem(p);
+    if (!t) return nomem(p);
     t->offset = at;
     *out = t;
     if (b >= 0x73 && b <= 0x7f) {
@@ -344,8 +355,7 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
     case 0x72:
         t->kind = TD_RECORD;
         TRY(labels(p, c, t, "record field"));
-        if (!t->n)
-            return bad(c, "record with no fields%s", "");
+        if (!t->n) return bad(c, "record with no fields%s", "");
         for (uint32_t i = 0; i < t->n; i++) {
             TRY(name(p, c, &t->names[i]));
             TRY(valtype(c, s, &t->vts[i]));
@@ -354,16 +364,14 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
     case 0x71:
         t->kind = TD_VARIANT;
         TRY(labels(p, c, t, "variant case"));
-        if (!t->n)
-            return bad(c, "variant with no cases%s", "");
+        if (!t->n) return bad(c, "variant with no cases%s", "");
         for (uint32_t i = 0; i < t->n; i++) {
             bool has;
             uint8_t z;
             TRY(name(p, c, &t->names[i]));
             TRY(opt_valtype(c, s, &t->vts[i], &has));
             TRY(wasitls_cursor_u8(c, &z));
-            if (z != 0)
-                return unsupported(c, (int64_t)c->pos - 1, "variant case refinement");
+            if (z != 0) return unsupported(c, (int64_t)c->pos - 1, "variant case refinement");
         }
         return 0;
     case 0x70:
@@ -374,8 +382,7 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
     case 0x6f:
         t->kind = TD_TUPLE;
         TRY(labels(p, c, t, "tuple item"));
-        if (!t->n)
-            return bad(c, "tuple with no items%s", "");
+        if (!t->n) return bad(c, "tuple with no items%s", "");
         for (uint32_t i = 0; i < t->n; i++)
             TRY(valtype(c, s, &t->vts[i]));
         return 0;
@@ -424,10 +431,8 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
         }
         uint8_t z;
         TRY(wasitls_cursor_u8(c, &z));
-        if (r == 0x01 && z == 0x00)
-            return 0;
-        if (r == 0x01)
-            return unsupported(c, at, "named function results");
+        if (r == 0x01 && z == 0x00) return 0;
+        if (r == 0x01) return unsupported(c, at, "named function results");
         return bad(c, "bad function result list%s", "");
     }
     case 0x43:
@@ -439,12 +444,10 @@ static int deftype(parser *p, wasitls_cursor *c, pscope *s, wasitls__tdef **out)
     case 0x3f: {
         t->kind = TD_RESOURCE;
         TRY(wasitls_cursor_u8(c, &t->rep));
-        if (t->rep != 0x7f)
-            return bad(c, "resource representation must be i32%s", "");
+        if (t->rep != 0x7f) return bad(c, "resource representation must be i32%s", "");
         uint8_t d;
         TRY(wasitls_cursor_u8(c, &d));
-        if (d > 1)
-            return bad(c, "bad resource destructor flag%s", "");
+        if (d > 1) return bad(c, "bad resource destructor flag%s", "");
         t->has_dtor = d == 1;
         if (t->has_dtor) {
             at = (int64_t)c->pos;
@@ -469,8 +472,7 @@ static int externtype(wasitls_cursor *c, pscope *s, wasitls__externtype *et)
     case 0x00: {
         uint8_t m;
         TRY(wasitls_cursor_u8(c, &m));
-        if (m != 0x11)
-            return bad(c, "bad core extern type%s", "");
+        if (m != 0x11) return bad(c, "bad core extern type%s", "");
         et->sort = SORT_CORE_MODULE;
         at = (int64_t)c->pos;
         TRY(wasitls_cursor_leb_u32(c, &et->idx));
@@ -493,8 +495,7 @@ static int externtype(wasitls_cursor *c, pscope *s, wasitls__externtype *et)
             TRY(wasitls_cursor_leb_u32(c, &et->idx));
             return check_idx(c, at, et->idx, s->type, "type");
         }
-        if (et->bound != 1)
-            return bad(c, "bad type bound%s", "");
+        if (et->bound != 1) return bad(c, "bad type bound%s", "");
         return 0;
     }
     default:
@@ -506,11 +507,16 @@ static int externtype(wasitls_cursor *c, pscope *s, wasitls__externtype *et)
 static int extern_bump(wasitls_cursor *c, pscope *s, const wasitls__externtype *et)
 {
     switch (et->sort) {
-    case SORT_CORE_MODULE: return bump(c, &s->core_module, "core module");
-    case SORT_FUNC: return bump(c, &s->func, "function");
-    case SORT_TYPE: return bump(c, &s->type, "type");
-    case SORT_COMPONENT: return bump(c, &s->comp, "component");
-    default: return bump(c, &s->inst, "instance");
+    case SORT_CORE_MODULE:
+        return bump(c, &s->core_module, "core module");
+    case SORT_FUNC:
+        return bump(c, &s->func, "function");
+    case SORT_TYPE:
+        return bump(c, &s->type, "type");
+    case SORT_COMPONENT:
+        return bump(c, &s->comp, "component");
+    default:
+        return bump(c, &s->inst, "instance");
     }
 }
 
@@ -522,12 +528,10 @@ static int alias_body(parser *p, wasitls_cursor *c, pscope *s, uint8_t sort, uin
     const char *what;
     TRY(wasitls_cursor_u8(c, &tag));
     uint32_t *sp = space(s, sort, &what);
-    if (!sp)
-        return unsupported(c, at, what);
+    if (!sp) return unsupported(c, at, what);
     switch (tag) {
     case 0x00:
-        if (sort & 0x80)
-            return bad(c, "export alias of a core sort needs the core form%s", "");
+        if (sort & 0x80) return bad(c, "export alias of a core sort needs the core form%s", "");
         *kind = DEF_ALIAS_EXPORT;
         at = (int64_t)c->pos;
         TRY(wasitls_cursor_leb_u32(c, idx));
@@ -545,7 +549,8 @@ static int alias_body(parser *p, wasitls_cursor *c, pscope *s, uint8_t sort, uin
         break;
     case 0x02: {
         *kind = DEF_ALIAS_OUTER;
-        if (sort != SORT_TYPE && sort != (0x80 | 0x10) && sort != (0x80 | 0x11) && sort != SORT_COMPONENT)
+        if (sort != SORT_TYPE && sort != (0x80 | 0x10) && sort != (0x80 | 0x11) &&
+            sort != SORT_COMPONENT)
             return bad(c, "outer alias of a sort other than type, module or component%s", "");
         TRY(wasitls_cursor_leb_u32(c, ct));
         at = (int64_t)c->pos;
@@ -560,8 +565,7 @@ static int alias_body(parser *p, wasitls_cursor *c, pscope *s, uint8_t sort, uin
         }
         const char *w2 = "";
         uint32_t *tsp = space(t, sort, &w2);
-        if (!tsp)
-            return unsupported(c, at, w2);
+        if (!tsp) return unsupported(c, at, w2);
         TRY(check_idx(c, at, *idx, *tsp, w2));
         break;
     }
@@ -580,8 +584,7 @@ static int decls(parser *p, wasitls_cursor *c, pscope *outer, wasitls__tdef *t, 
     s.parent = outer;
     TRY(count(c, &t->ndecls, "type declarator"));
     t->decls = wasitls__arena_array(p->a, t->ndecls ? t->ndecls : 1, sizeof(*t->decls));
-    if (!t->decls)
-        return nomem(p);
+    if (!t->decls) return nomem(p);
     for (uint32_t i = 0; i < t->ndecls; i++) {
         wasitls__decl *d = &t->decls[i];
         d->offset = (int64_t)c->pos;
@@ -610,8 +613,7 @@ static int decls(parser *p, wasitls_cursor *c, pscope *outer, wasitls__tdef *t, 
             break;
         }
         case 0x03:
-            if (!component)
-                return bad(c, "import declarator inside an instance type%s", "");
+            if (!component) return bad(c, "import declarator inside an instance type%s", "");
             /* fall through */
         case 0x04:
             d->kind = k == 0x03 ? DECL_IMPORT : DECL_EXPORT;
@@ -639,15 +641,15 @@ static int canonopts(wasitls_cursor *c, pscope *s, wasitls__copts *o)
         int64_t at = (int64_t)c->pos;
         TRY(wasitls_cursor_u8(c, &k));
         switch (k) {
-        case 0x00: case 0x01: case 0x02:
-            if (enc)
-                return bad(c, "duplicate string-encoding option%s", "");
+        case 0x00:
+        case 0x01:
+        case 0x02:
+            if (enc) return bad(c, "duplicate string-encoding option%s", "");
             enc = true;
             o->enc = k;
             break;
         case 0x03:
-            if (o->has_memory)
-                return bad(c, "duplicate memory option%s", "");
+            if (o->has_memory) return bad(c, "duplicate memory option%s", "");
             o->has_memory = true;
             at = (int64_t)c->pos;
             TRY(wasitls_cursor_leb_u32(c, &o->memory));
@@ -657,8 +659,7 @@ static int canonopts(wasitls_cursor *c, pscope *s, wasitls__copts *o)
         case 0x05: {
             bool *has = k == 0x04 ? &o->has_realloc : &o->has_post;
             uint32_t *f = k == 0x04 ? &o->realloc : &o->post;
-            if (*has)
-                return bad(c, "duplicate %s option", k == 0x04 ? "realloc" : "post-return");
+            if (*has) return bad(c, "duplicate %s option", k == 0x04 ? "realloc" : "post-return");
             *has = true;
             at = (int64_t)c->pos;
             TRY(wasitls_cursor_leb_u32(c, f));
@@ -679,18 +680,37 @@ static int canonopts(wasitls_cursor *c, pscope *s, wasitls__copts *o)
 static const char *canon_name(uint8_t k)
 {
     switch (k) {
-    case 0x05: return "task.cancel";
-    case 0x06: return "subtask.cancel";
-    case 0x07: return "resource.drop async";
-    case 0x08: return "backpressure.set";
-    case 0x09: return "task.return";
-    case 0x0a: return "context.get";
-    case 0x0b: return "context.set";
-    case 0x0c: return "thread.yield";
-    case 0x0d: return "subtask.drop";
-    case 0x1c: case 0x1d: case 0x1e: return "error-context built-ins";
-    case 0x1f: case 0x20: case 0x21: case 0x22: case 0x23: return "waitable-set built-ins (async)";
-    case 0x24: case 0x25: return "backpressure built-ins (async)";
+    case 0x05:
+        return "task.cancel";
+    case 0x06:
+        return "subtask.cancel";
+    case 0x07:
+        return "resource.drop async";
+    case 0x08:
+        return "backpressure.set";
+    case 0x09:
+        return "task.return";
+    case 0x0a:
+        return "context.get";
+    case 0x0b:
+        return "context.set";
+    case 0x0c:
+        return "thread.yield";
+    case 0x0d:
+        return "subtask.drop";
+    case 0x1c:
+    case 0x1d:
+    case 0x1e:
+        return "error-context built-ins";
+    case 0x1f:
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+        return "waitable-set built-ins (async)";
+    case 0x24:
+    case 0x25:
+        return "backpressure built-ins (async)";
     default:
         if (k >= 0x0e && k <= 0x14) return "stream built-ins (async)";
         if (k >= 0x15 && k <= 0x1b) return "future built-ins (async)";
@@ -707,8 +727,7 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
 static wasitls__def *newdef(parser *p, wasitls__vec *defs, uint8_t kind, int64_t at)
 {
     wasitls__def *d = wasitls__vec_push(defs);
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     d->kind = kind;
     d->offset = at;
     return d;
@@ -724,8 +743,7 @@ static wasitls__def *newdef(parser *p, wasitls__vec *defs, uint8_t kind, int64_t
     } while (0)
 #define CHK(x)                                                                                     \
     do {                                                                                           \
-        if ((rc = (x)))                                                                            \
-            goto Exit;                                                                             \
+        if ((rc = (x))) goto Exit;                                                                 \
     } while (0)
 
 static int args_vec(parser *p, wasitls_cursor *c, pscope *s, wasitls__def *d, bool core,
@@ -733,8 +751,7 @@ static int args_vec(parser *p, wasitls_cursor *c, pscope *s, wasitls__def *d, bo
 {
     TRY(count(c, &d->n, core ? "core instantiate argument" : "instantiate argument"));
     d->args = wasitls__arena_array(p->a, d->n ? d->n : 1, sizeof(*d->args));
-    if (!d->args)
-        return nomem(p);
+    if (!d->args) return nomem(p);
     for (uint32_t i = 0; i < d->n; i++) {
         wasitls__arg *a = &d->args[i];
         if (!core && inline_exports)
@@ -759,8 +776,7 @@ static int args_vec(parser *p, wasitls_cursor *c, pscope *s, wasitls__def *d, bo
         TRY(wasitls_cursor_leb_u32(c, &a->idx));
         const char *what;
         uint32_t *sp = space(s, a->sort, &what);
-        if (!sp)
-            return unsupported(c, at, what);
+        if (!sp) return unsupported(c, at, what);
         TRY(check_idx(c, at, a->idx, *sp, what));
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(d->args[j].name, a->name) == 0)
@@ -778,8 +794,7 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
     pscope s = {0};
     s.parent = outer;
     wasitls__component *comp = wasitls__arena_alloc(p->a, sizeof(*comp));
-    if (!comp)
-        return nomem(p);
+    if (!comp) return nomem(p);
     comp->parent = parent;
     comp->depth = parent ? parent->depth + 1 : 0;
     wasitls__vec_init(&comp->modules, sizeof(wasitls_module *));
@@ -831,8 +846,7 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
             if (size < 8 || memcmp(sc.base + sc.pos, "\0asm\1\0\0\0", 8) != 0)
                 CHK(bad(&sc, "core module section does not hold a core module%s", ""));
             wasitls__modbytes *mb = wasitls__vec_push(&comp->mod_bytes);
-            if (!mb)
-                CHK(nomem(p));
+            if (!mb) CHK(nomem(p));
             mb->p = sc.base + sc.pos;
             mb->n = size;
             mb->off = at;
@@ -944,8 +958,7 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
                 case 0x01:
                     NEWDEF(k == 0 ? DEF_CANON_LIFT : DEF_CANON_LOWER);
                     CHK(wasitls_cursor_u8(&sc, &z));
-                    if (z != 0x00)
-                        CHK(bad(&sc, "bad canon lift/lower sort%s", ""));
+                    if (z != 0x00) CHK(bad(&sc, "bad canon lift/lower sort%s", ""));
                     ia = (int64_t)sc.pos;
                     CHK(wasitls_cursor_leb_u32(&sc, &d->idx));
                     CHK(check_idx(&sc, ia, d->idx, k == 0 ? s.core_func : s.func,
@@ -963,8 +976,9 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
                 case 0x02:
                 case 0x03:
                 case 0x04:
-                    NEWDEF(k == 2 ? DEF_CANON_RESOURCE_NEW
-                                  : k == 3 ? DEF_CANON_RESOURCE_DROP : DEF_CANON_RESOURCE_REP);
+                    NEWDEF(k == 2   ? DEF_CANON_RESOURCE_NEW
+                           : k == 3 ? DEF_CANON_RESOURCE_DROP
+                                    : DEF_CANON_RESOURCE_REP);
                     ia = (int64_t)sc.pos;
                     CHK(wasitls_cursor_leb_u32(&sc, &d->idx));
                     CHK(check_idx(&sc, ia, d->idx, s.type, "type"));
@@ -1004,14 +1018,15 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
                 CHK(check_idx(&sc, ia, d->target.idx, *sp, what));
                 uint8_t has;
                 CHK(wasitls_cursor_u8(&sc, &has));
-                if (has > 1)
-                    CHK(bad(&sc, "bad export type ascription flag%s", ""));
+                if (has > 1) CHK(bad(&sc, "bad export type ascription flag%s", ""));
                 d->has_et = has;
                 if (has) {
                     CHK(externtype(&sc, &s, &d->et));
-                    if (d->et.sort != (d->target.sort == (0x80 | 0x11) ? SORT_CORE_MODULE : d->target.sort))
+                    if (d->et.sort !=
+                        (d->target.sort == (0x80 | 0x11) ? SORT_CORE_MODULE : d->target.sort))
                         CHK(wasitls_cursor_fail(&sc, WASITLS_E_INVALID,
-                                                "export `%s`: ascribed type has another sort", d->name));
+                                                "export `%s`: ascribed type has another sort",
+                                                d->name));
                 }
                 CHK(bump(&sc, sp, what));
             }
@@ -1024,18 +1039,16 @@ static int component(parser *p, wasitls_cursor *c, pscope *outer, wasitls__compo
             CHK(wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "unknown component section id %u", id));
         }
         if (!wasitls_cursor_eof(&sc)) {
-            CHK(wasitls_cursor_fail(&sc, WASITLS_E_MALFORMED,
-                                    "section %u: %zu trailing bytes", id, wasitls_cursor_left(&sc)));
+            CHK(wasitls_cursor_fail(&sc, WASITLS_E_MALFORMED, "section %u: %zu trailing bytes", id,
+                                    wasitls_cursor_left(&sc)));
         }
         if (defs.len > WASITLS__MAX_SPACE)
             CHK(wasitls_cursor_fail(c, WASITLS_E_LIMIT, "too many definitions"));
     }
     comp->ndefs = (uint32_t)defs.len;
     comp->defs = wasitls__arena_array(p->a, defs.len ? defs.len : 1, sizeof(wasitls__def));
-    if (!comp->defs)
-        CHK(nomem(p));
-    if (defs.len)
-        memcpy(comp->defs, defs.items, defs.len * sizeof(wasitls__def));
+    if (!comp->defs) CHK(nomem(p));
+    if (defs.len) memcpy(comp->defs, defs.items, defs.len * sizeof(wasitls__def));
 Exit:
     wasitls__vec_free(&defs);
     if (rc && p->err && p->err->code == 0)
@@ -1045,8 +1058,7 @@ Exit:
 
 void wasitls__component_release(wasitls__component *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     for (size_t i = 0; i < c->comps.len; i++)
         wasitls__component_release(WASITLS__VEC_AT(&c->comps, wasitls__component *, i));
     wasitls__vec_free(&c->comps);

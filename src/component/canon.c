@@ -15,8 +15,7 @@
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
+        if (rc_) return rc_;                                                                       \
     } while (0)
 
 void wasitls__canon_refresh(wasitls__canon *cx)
@@ -31,16 +30,14 @@ int wasitls__canon_trap(wasitls__canon *cx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (cx->err)
-        wasitls_error_setv(cx->err, WASITLS_E_TRAP, fmt, ap);
+    if (cx->err) wasitls_error_setv(cx->err, WASITLS_E_TRAP, fmt, ap);
     va_end(ap);
     return WASITLS_E_TRAP;
 }
 
 static int nomem(wasitls__canon *cx)
 {
-    if (cx->err)
-        wasitls_error_set(cx->err, WASITLS_E_NOMEM, "out of memory lifting a value");
+    if (cx->err) wasitls_error_set(cx->err, WASITLS_E_NOMEM, "out of memory lifting a value");
     return WASITLS_E_NOMEM;
 }
 
@@ -158,8 +155,8 @@ static uint32_t utf8_get(const uint8_t *s, size_t *i)
         return c;
     }
     if (b < 0xF0) {
-        uint32_t c = ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[*i + 1] & 0x3F) << 6) |
-                     (s[*i + 2] & 0x3F);
+        uint32_t c =
+            ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[*i + 1] & 0x3F) << 6) | (s[*i + 2] & 0x3F);
         *i += 3;
         return c;
     }
@@ -205,8 +202,7 @@ static int load_string_range(wasitls__canon *cx, uint32_t ptr, uint32_t tagged, 
             out->of.str.ptr = (const char *)src;
         } else {
             char *d = wasitls__arena_strndup(cx->arena, (const char *)src, (size_t)nbytes);
-            if (!d)
-                return nomem(cx);
+            if (!d) return nomem(cx);
             out->of.str.ptr = d;
         }
         out->of.str.len = (size_t)nbytes;
@@ -215,8 +211,7 @@ static int load_string_range(wasitls__canon *cx, uint32_t ptr, uint32_t tagged, 
     /* transcode to UTF-8: at most 3 bytes per UTF-16 unit, 2 per latin1 byte */
     size_t cap = latin1 ? (size_t)nbytes * 2 : (size_t)(nbytes / 2) * 3;
     uint8_t *d = wasitls__arena_alloc(cx->arena, cap + 1);
-    if (!d)
-        return nomem(cx);
+    if (!d) return nomem(cx);
     size_t k = 0;
     if (latin1) {
         for (size_t i = 0; i < nbytes; i++)
@@ -228,7 +223,8 @@ static int load_string_range(wasitls__canon *cx, uint32_t ptr, uint32_t tagged, 
             if (u >= 0xD800 && u < 0xDC00) {
                 uint32_t v = i + 1 < units ? (uint32_t)ld(src + 2 * (i + 1), 2) : 0;
                 if (v < 0xDC00 || v >= 0xE000)
-                    return wasitls__canon_trap(cx, "invalid UTF-16 (unpaired surrogate) in a string");
+                    return wasitls__canon_trap(cx,
+                                               "invalid UTF-16 (unpaired surrogate) in a string");
                 u = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
                 i++;
             } else if (u >= 0xDC00 && u < 0xE000) {
@@ -273,18 +269,15 @@ static int store_string_range(wasitls__canon *cx, const char *s, size_t n, uint3
         }
         /* transcoding allocates in guest memory, which may move it: read from a copy */
         uint8_t *copy = wasitls__arena_alloc(cx->arena, n ? n : 1);
-        if (!copy)
-            return nomem(cx);
-        if (n)
-            memcpy(copy, cx->base + gaddr, n);
+        if (!copy) return nomem(cx);
+        if (n) memcpy(copy, cx->base + gaddr, n);
         src = copy;
     } else if (n && !wasitls_utf8_valid(src, n)) {
         return wasitls__canon_trap(cx, "host produced invalid UTF-8 for a string");
     }
     if (cx->enc == 0) {
         TRY(guest_alloc(cx, 0, 0, 1, len, ptr, "string"));
-        if (len)
-            memcpy(cx->base + *ptr, src, len);
+        if (len) memcpy(cx->base + *ptr, src, len);
         *units = len;
         return 0;
     }
@@ -305,8 +298,7 @@ static int store_string_range(wasitls__canon *cx, const char *s, size_t n, uint3
                 k += 2;
             }
         }
-        if (k < worst)
-            TRY(guest_alloc(cx, *ptr, worst, 2, (uint32_t)k, ptr, "string"));
+        if (k < worst) TRY(guest_alloc(cx, *ptr, worst, 2, (uint32_t)k, ptr, "string"));
         *units = (uint32_t)(k / 2);
         return 0;
     }
@@ -341,13 +333,11 @@ static int store_string_range(wasitls__canon *cx, const char *s, size_t n, uint3
                 o += 2;
             }
         }
-        if (o < worst)
-            TRY(guest_alloc(cx, *ptr, worst, 2, (uint32_t)o, ptr, "string"));
+        if (o < worst) TRY(guest_alloc(cx, *ptr, worst, 2, (uint32_t)o, ptr, "string"));
         *units = (uint32_t)(o / 2) | UTF16_TAG;
         return 0;
     }
-    if (k < len)
-        TRY(guest_alloc(cx, *ptr, len, 2, (uint32_t)k, ptr, "string"));
+    if (k < len) TRY(guest_alloc(cx, *ptr, len, 2, (uint32_t)k, ptr, "string"));
     *units = (uint32_t)k;
     return 0;
 }
@@ -358,8 +348,7 @@ static uint32_t max_case_align(wasitls__ctype *const *p, uint32_t n)
 {
     uint32_t a = 1;
     for (uint32_t i = 0; i < n; i++)
-        if (p[i] && p[i]->align > a)
-            a = p[i]->align;
+        if (p[i] && p[i]->align > a) a = p[i]->align;
     return a;
 }
 
@@ -389,17 +378,22 @@ static uint32_t cases_of(const wasitls__ctype *t, wasitls__ctype *const **p, was
 static uint8_t var_kind(uint8_t k)
 {
     switch (k) {
-    case CT_VARIANT: return WASITLS_CV_VARIANT;
-    case CT_OPTION: return WASITLS_CV_OPTION;
-    case CT_RESULT: return WASITLS_CV_RESULT;
-    default: return WASITLS_CV_ENUM;
+    case CT_VARIANT:
+        return WASITLS_CV_VARIANT;
+    case CT_OPTION:
+        return WASITLS_CV_OPTION;
+    case CT_RESULT:
+        return WASITLS_CV_RESULT;
+    default:
+        return WASITLS_CV_ENUM;
     }
 }
 
 static int load_list_range(wasitls__canon *cx, uint32_t ptr, uint32_t len, const wasitls__ctype *et,
                            wasitls_cval *out);
 
-int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *t, wasitls_cval *out)
+int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *t,
+                        wasitls_cval *out)
 {
     TRY(range(cx, ptr, t->size, t->align, wasitls__ct_kind_name(t->kind)));
     const uint8_t *p = cx->base + ptr;
@@ -409,14 +403,38 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
         out->kind = WASITLS_CV_BOOL;
         out->of.b = p[0] != 0;
         return 0;
-    case CT_S8: out->kind = WASITLS_CV_S8; out->of.s = (int8_t)p[0]; return 0;
-    case CT_U8: out->kind = WASITLS_CV_U8; out->of.u = p[0]; return 0;
-    case CT_S16: out->kind = WASITLS_CV_S16; out->of.s = (int16_t)ld(p, 2); return 0;
-    case CT_U16: out->kind = WASITLS_CV_U16; out->of.u = ld(p, 2); return 0;
-    case CT_S32: out->kind = WASITLS_CV_S32; out->of.s = (int32_t)ld(p, 4); return 0;
-    case CT_U32: out->kind = WASITLS_CV_U32; out->of.u = ld(p, 4); return 0;
-    case CT_S64: out->kind = WASITLS_CV_S64; out->of.s = (int64_t)ld(p, 8); return 0;
-    case CT_U64: out->kind = WASITLS_CV_U64; out->of.u = ld(p, 8); return 0;
+    case CT_S8:
+        out->kind = WASITLS_CV_S8;
+        out->of.s = (int8_t)p[0];
+        return 0;
+    case CT_U8:
+        out->kind = WASITLS_CV_U8;
+        out->of.u = p[0];
+        return 0;
+    case CT_S16:
+        out->kind = WASITLS_CV_S16;
+        out->of.s = (int16_t)ld(p, 2);
+        return 0;
+    case CT_U16:
+        out->kind = WASITLS_CV_U16;
+        out->of.u = ld(p, 2);
+        return 0;
+    case CT_S32:
+        out->kind = WASITLS_CV_S32;
+        out->of.s = (int32_t)ld(p, 4);
+        return 0;
+    case CT_U32:
+        out->kind = WASITLS_CV_U32;
+        out->of.u = ld(p, 4);
+        return 0;
+    case CT_S64:
+        out->kind = WASITLS_CV_S64;
+        out->of.s = (int64_t)ld(p, 8);
+        return 0;
+    case CT_U64:
+        out->kind = WASITLS_CV_U64;
+        out->of.u = ld(p, 8);
+        return 0;
     case CT_F32: {
         float f = f32_of((uint32_t)ld(p, 4));
         out->kind = WASITLS_CV_F32;
@@ -431,8 +449,7 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
     }
     case CT_CHAR: {
         uint32_t c = (uint32_t)ld(p, 4);
-        if (!valid_char(c))
-            return wasitls__canon_trap(cx, "invalid char value %#x", c);
+        if (!valid_char(c)) return wasitls__canon_trap(cx, "invalid char value %#x", c);
         out->kind = WASITLS_CV_CHAR;
         out->of.ch = c;
         return 0;
@@ -444,8 +461,7 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
     case CT_RECORD:
     case CT_TUPLE: {
         wasitls_cval *items = wasitls__arena_array(cx->arena, t->n, sizeof(*items));
-        if (!items)
-            return nomem(cx);
+        if (!items) return nomem(cx);
         uint64_t off = 0;
         for (uint32_t i = 0; i < t->n; i++) {
             const wasitls__ctype *f = t->elems[i];
@@ -474,8 +490,7 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
         out->of.var.tag = tag;
         if (cases && cases[tag]) {
             wasitls_cval *pl = wasitls__arena_alloc(cx->arena, sizeof(*pl));
-            if (!pl)
-                return nomem(cx);
+            if (!pl) return nomem(cx);
             uint32_t off = wasitls__align_to(ds, max_case_align(cases, n));
             TRY(wasitls__canon_load(cx, ptr + off, cases[tag], pl));
             out->of.var.payload = pl;
@@ -490,11 +505,11 @@ int wasitls__canon_load(wasitls__canon *cx, uint64_t ptr, const wasitls__ctype *
     }
     case CT_OWN:
     case CT_BORROW:
-        if (!cx->lift_handle)
-            return wasitls__canon_trap(cx, "handles cannot be passed here");
+        if (!cx->lift_handle) return wasitls__canon_trap(cx, "handles cannot be passed here");
         return cx->lift_handle(cx, t, (uint32_t)ld(p, 4), out);
     default:
-        return wasitls__canon_trap(cx, "internal: cannot load a %s", wasitls__ct_kind_name(t->kind));
+        return wasitls__canon_trap(cx, "internal: cannot load a %s",
+                                   wasitls__ct_kind_name(t->kind));
     }
 }
 
@@ -512,17 +527,14 @@ static int load_list_range(wasitls__canon *cx, uint32_t ptr, uint32_t len, const
             out->of.bytes.ptr = cx->base + ptr;
         } else {
             uint8_t *d = wasitls__arena_alloc(cx->arena, len);
-            if (!d)
-                return nomem(cx);
-            if (len)
-                memcpy(d, cx->base + ptr, len);
+            if (!d) return nomem(cx);
+            if (len) memcpy(d, cx->base + ptr, len);
             out->of.bytes.ptr = d;
         }
         return 0;
     }
     wasitls_cval *items = wasitls__arena_array(cx->arena, len ? len : 1, sizeof(*items));
-    if (!items)
-        return nomem(cx);
+    if (!items) return nomem(cx);
     for (uint32_t i = 0; i < len; i++)
         TRY(wasitls__canon_load(cx, (uint64_t)ptr + (uint64_t)i * et->size, et, &items[i]));
     out->kind = WASITLS_CV_LIST;
@@ -541,39 +553,44 @@ static int bad_value(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_
 static bool kind_ok(const wasitls__ctype *t, const wasitls_cval *v)
 {
     static const uint8_t want[] = {
-        [CT_BOOL] = WASITLS_CV_BOOL, [CT_S8] = WASITLS_CV_S8, [CT_U8] = WASITLS_CV_U8,
-        [CT_S16] = WASITLS_CV_S16, [CT_U16] = WASITLS_CV_U16, [CT_S32] = WASITLS_CV_S32,
-        [CT_U32] = WASITLS_CV_U32, [CT_S64] = WASITLS_CV_S64, [CT_U64] = WASITLS_CV_U64,
-        [CT_F32] = WASITLS_CV_F32, [CT_F64] = WASITLS_CV_F64, [CT_CHAR] = WASITLS_CV_CHAR,
-        [CT_STRING] = WASITLS_CV_STRING, [CT_LIST] = WASITLS_CV_LIST,
-        [CT_RECORD] = WASITLS_CV_RECORD, [CT_TUPLE] = WASITLS_CV_TUPLE,
+        [CT_BOOL] = WASITLS_CV_BOOL,       [CT_S8] = WASITLS_CV_S8,
+        [CT_U8] = WASITLS_CV_U8,           [CT_S16] = WASITLS_CV_S16,
+        [CT_U16] = WASITLS_CV_U16,         [CT_S32] = WASITLS_CV_S32,
+        [CT_U32] = WASITLS_CV_U32,         [CT_S64] = WASITLS_CV_S64,
+        [CT_U64] = WASITLS_CV_U64,         [CT_F32] = WASITLS_CV_F32,
+        [CT_F64] = WASITLS_CV_F64,         [CT_CHAR] = WASITLS_CV_CHAR,
+        [CT_STRING] = WASITLS_CV_STRING,   [CT_LIST] = WASITLS_CV_LIST,
+        [CT_RECORD] = WASITLS_CV_RECORD,   [CT_TUPLE] = WASITLS_CV_TUPLE,
         [CT_VARIANT] = WASITLS_CV_VARIANT, [CT_ENUM] = WASITLS_CV_ENUM,
-        [CT_OPTION] = WASITLS_CV_OPTION, [CT_RESULT] = WASITLS_CV_RESULT,
-        [CT_FLAGS] = WASITLS_CV_FLAGS, [CT_OWN] = WASITLS_CV_OWN, [CT_BORROW] = WASITLS_CV_BORROW,
+        [CT_OPTION] = WASITLS_CV_OPTION,   [CT_RESULT] = WASITLS_CV_RESULT,
+        [CT_FLAGS] = WASITLS_CV_FLAGS,     [CT_OWN] = WASITLS_CV_OWN,
+        [CT_BORROW] = WASITLS_CV_BORROW,
     };
-    if (!v || t->kind > CT_BORROW)
-        return false;
-    if (t->kind == CT_LIST && v->kind == WASITLS_CV_BYTES)
-        return t->t->kind == CT_U8;
-    if (t->kind == CT_STRING && v->kind == WASITLS_CV_BYTES)
-        return false;
-    if (t->kind == CT_OWN && v->kind == WASITLS_CV_BORROW)
-        return false;
+    if (!v || t->kind > CT_BORROW) return false;
+    if (t->kind == CT_LIST && v->kind == WASITLS_CV_BYTES) return t->t->kind == CT_U8;
+    if (t->kind == CT_STRING && v->kind == WASITLS_CV_BYTES) return false;
+    if (t->kind == CT_OWN && v->kind == WASITLS_CV_BORROW) return false;
     /* integers of another width/sign are accepted when the value fits below */
     if (t->kind >= CT_S8 && t->kind <= CT_U64)
         return v->kind >= WASITLS_CV_S8 && v->kind <= WASITLS_CV_U64;
     return v->kind == want[t->kind];
 }
 
-static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v, uint64_t *out);
+static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v,
+                    uint64_t *out);
 
 bool wasitls__canon_fits(const wasitls__ctype *t, const wasitls_cval *v, uint32_t depth)
 {
-    if (depth > WASITLS__MAX_TYPE_DEPTH || !kind_ok(t, v))
-        return false;
+    if (depth > WASITLS__MAX_TYPE_DEPTH || !kind_ok(t, v)) return false;
     switch (t->kind) {
-    case CT_S8: case CT_U8: case CT_S16: case CT_U16:
-    case CT_S32: case CT_U32: case CT_S64: case CT_U64: {
+    case CT_S8:
+    case CT_U8:
+    case CT_S16:
+    case CT_U16:
+    case CT_S32:
+    case CT_U32:
+    case CT_S64:
+    case CT_U64: {
         wasitls__canon dummy;
         uint64_t x;
         memset(&dummy, 0, sizeof dummy);
@@ -584,21 +601,16 @@ bool wasitls__canon_fits(const wasitls__ctype *t, const wasitls_cval *v, uint32_
     case CT_STRING:
         return !v->of.str.len || (v->of.str.ptr && v->of.str.len <= WASITLS__MAX_BYTE_LENGTH);
     case CT_LIST:
-        if (v->kind == WASITLS_CV_BYTES)
-            return !v->of.bytes.len || v->of.bytes.ptr;
-        if (v->of.list.len && !v->of.list.items)
-            return false;
+        if (v->kind == WASITLS_CV_BYTES) return !v->of.bytes.len || v->of.bytes.ptr;
+        if (v->of.list.len && !v->of.list.items) return false;
         for (size_t i = 0; i < v->of.list.len; i++)
-            if (!wasitls__canon_fits(t->t, &v->of.list.items[i], depth + 1))
-                return false;
+            if (!wasitls__canon_fits(t->t, &v->of.list.items[i], depth + 1)) return false;
         return true;
     case CT_RECORD:
     case CT_TUPLE:
-        if (v->of.list.len != t->n || !v->of.list.items)
-            return false;
+        if (v->of.list.len != t->n || !v->of.list.items) return false;
         for (uint32_t i = 0; i < t->n; i++)
-            if (!wasitls__canon_fits(t->elems[i], &v->of.list.items[i], depth + 1))
-                return false;
+            if (!wasitls__canon_fits(t->elems[i], &v->of.list.items[i], depth + 1)) return false;
         return true;
     case CT_VARIANT:
     case CT_ENUM:
@@ -607,11 +619,10 @@ bool wasitls__canon_fits(const wasitls__ctype *t, const wasitls_cval *v, uint32_
         wasitls__ctype *tmp[2];
         wasitls__ctype *const *cases;
         uint32_t n = cases_of(t, &cases, tmp);
-        if (v->of.var.tag >= n)
-            return false;
-        if (!cases || !cases[v->of.var.tag])
-            return true;
-        return v->of.var.payload && wasitls__canon_fits(cases[v->of.var.tag], v->of.var.payload, depth + 1);
+        if (v->of.var.tag >= n) return false;
+        if (!cases || !cases[v->of.var.tag]) return true;
+        return v->of.var.payload &&
+               wasitls__canon_fits(cases[v->of.var.tag], v->of.var.payload, depth + 1);
     }
     case CT_FLAGS:
         return t->n >= 64 || (v->of.flags >> t->n) == 0;
@@ -632,8 +643,7 @@ static int store_list(wasitls__canon *cx, const wasitls_cval *v, const wasitls__
             return 0;
         }
         TRY(guest_alloc(cx, 0, 0, 1, (uint32_t)n, ptr, "list"));
-        if (n)
-            memcpy(cx->base + *ptr, v->of.bytes.ptr, n);
+        if (n) memcpy(cx->base + *ptr, v->of.bytes.ptr, n);
         *len = (uint32_t)n;
         return 0;
     }
@@ -648,7 +658,8 @@ static int store_list(wasitls__canon *cx, const wasitls_cval *v, const wasitls__
     return 0;
 }
 
-static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v, uint64_t *out)
+static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v,
+                    uint64_t *out)
 {
     bool sv = v->kind == WASITLS_CV_S8 || v->kind == WASITLS_CV_S16 || v->kind == WASITLS_CV_S32 ||
               v->kind == WASITLS_CV_S64;
@@ -656,17 +667,34 @@ static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_c
     uint64_t u = v->of.u;
     bool ok;
     switch (t->kind) {
-    case CT_S8: ok = sv ? s >= INT8_MIN && s <= INT8_MAX : u <= INT8_MAX; break;
-    case CT_S16: ok = sv ? s >= INT16_MIN && s <= INT16_MAX : u <= INT16_MAX; break;
-    case CT_S32: ok = sv ? s >= INT32_MIN && s <= INT32_MAX : u <= INT32_MAX; break;
-    case CT_S64: ok = sv || u <= INT64_MAX; break;
-    case CT_U8: ok = sv ? s >= 0 && s <= UINT8_MAX : u <= UINT8_MAX; break;
-    case CT_U16: ok = sv ? s >= 0 && s <= UINT16_MAX : u <= UINT16_MAX; break;
-    case CT_U32: ok = sv ? s >= 0 && s <= UINT32_MAX : u <= UINT32_MAX; break;
-    default: ok = sv ? s >= 0 : true; break;
+    case CT_S8:
+        ok = sv ? s >= INT8_MIN && s <= INT8_MAX : u <= INT8_MAX;
+        break;
+    case CT_S16:
+        ok = sv ? s >= INT16_MIN && s <= INT16_MAX : u <= INT16_MAX;
+        break;
+    case CT_S32:
+        ok = sv ? s >= INT32_MIN && s <= INT32_MAX : u <= INT32_MAX;
+        break;
+    case CT_S64:
+        ok = sv || u <= INT64_MAX;
+        break;
+    case CT_U8:
+        ok = sv ? s >= 0 && s <= UINT8_MAX : u <= UINT8_MAX;
+        break;
+    case CT_U16:
+        ok = sv ? s >= 0 && s <= UINT16_MAX : u <= UINT16_MAX;
+        break;
+    case CT_U32:
+        ok = sv ? s >= 0 && s <= UINT32_MAX : u <= UINT32_MAX;
+        break;
+    default:
+        ok = sv ? s >= 0 : true;
+        break;
     }
     if (!ok)
-        return wasitls__canon_trap(cx, "host value out of range for %s", wasitls__ct_kind_name(t->kind));
+        return wasitls__canon_trap(cx, "host value out of range for %s",
+                                   wasitls__ct_kind_name(t->kind));
     *out = sv ? (uint64_t)s : u;
     return 0;
 }
@@ -674,16 +702,21 @@ static int int_fits(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_c
 int wasitls__canon_store(wasitls__canon *cx, const wasitls_cval *v, const wasitls__ctype *t,
                          uint64_t ptr)
 {
-    if (!kind_ok(t, v))
-        return bad_value(cx, t, v);
+    if (!kind_ok(t, v)) return bad_value(cx, t, v);
     TRY(range(cx, ptr, t->size, t->align, wasitls__ct_kind_name(t->kind)));
     uint64_t x;
     switch (t->kind) {
     case CT_BOOL:
         cx->base[ptr] = v->of.b ? 1 : 0;
         return 0;
-    case CT_S8: case CT_U8: case CT_S16: case CT_U16:
-    case CT_S32: case CT_U32: case CT_S64: case CT_U64:
+    case CT_S8:
+    case CT_U8:
+    case CT_S16:
+    case CT_U16:
+    case CT_S32:
+    case CT_U32:
+    case CT_S64:
+    case CT_U64:
         TRY(int_fits(cx, t, v, &x));
         st(cx->base + ptr, x, t->size);
         return 0;
@@ -716,8 +749,7 @@ int wasitls__canon_store(wasitls__canon *cx, const wasitls_cval *v, const wasitl
     }
     case CT_RECORD:
     case CT_TUPLE: {
-        if (v->of.list.len != t->n || (t->n && !v->of.list.items))
-            return bad_value(cx, t, v);
+        if (v->of.list.len != t->n || (t->n && !v->of.list.items)) return bad_value(cx, t, v);
         uint64_t off = 0;
         for (uint32_t i = 0; i < t->n; i++) {
             const wasitls__ctype *f = t->elems[i];
@@ -741,8 +773,7 @@ int wasitls__canon_store(wasitls__canon *cx, const wasitls_cval *v, const wasitl
         uint32_t ds = wasitls__disc_size(n);
         st(cx->base + ptr, tag, ds);
         if (cases && cases[tag]) {
-            if (!v->of.var.payload)
-                return bad_value(cx, t, v);
+            if (!v->of.var.payload) return bad_value(cx, t, v);
             uint32_t off = wasitls__align_to(ds, max_case_align(cases, n));
             TRY(wasitls__canon_store(cx, v->of.var.payload, cases[tag], ptr + off));
         }
@@ -754,8 +785,7 @@ int wasitls__canon_store(wasitls__canon *cx, const wasitls_cval *v, const wasitl
     case CT_OWN:
     case CT_BORROW: {
         uint32_t h;
-        if (!cx->lower_handle)
-            return wasitls__canon_trap(cx, "handles cannot be passed here");
+        if (!cx->lower_handle) return wasitls__canon_trap(cx, "handles cannot be passed here");
         TRY(cx->lower_handle(cx, t, v, &h));
         TRY(range(cx, ptr, 4, 4, "handle"));
         st(cx->base + ptr, h, 4);
@@ -775,8 +805,7 @@ typedef struct flat {
 
 static int next(wasitls__canon *cx, flat *f, uint64_t *out)
 {
-    if (f->i >= f->n)
-        return wasitls__canon_trap(cx, "internal: too few core values");
+    if (f->i >= f->n) return wasitls__canon_trap(cx, "internal: too few core values");
     *out = f->v[f->i++];
     return 0;
 }
@@ -791,14 +820,46 @@ static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasit
         out->kind = WASITLS_CV_BOOL;
         out->of.b = (uint32_t)x != 0;
         return 0;
-    case CT_S8: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_S8; out->of.s = (int8_t)x; return 0;
-    case CT_U8: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_U8; out->of.u = (uint8_t)x; return 0;
-    case CT_S16: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_S16; out->of.s = (int16_t)x; return 0;
-    case CT_U16: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_U16; out->of.u = (uint16_t)x; return 0;
-    case CT_S32: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_S32; out->of.s = (int32_t)x; return 0;
-    case CT_U32: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_U32; out->of.u = (uint32_t)x; return 0;
-    case CT_S64: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_S64; out->of.s = (int64_t)x; return 0;
-    case CT_U64: TRY(next(cx, f, &x)); out->kind = WASITLS_CV_U64; out->of.u = x; return 0;
+    case CT_S8:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_S8;
+        out->of.s = (int8_t)x;
+        return 0;
+    case CT_U8:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_U8;
+        out->of.u = (uint8_t)x;
+        return 0;
+    case CT_S16:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_S16;
+        out->of.s = (int16_t)x;
+        return 0;
+    case CT_U16:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_U16;
+        out->of.u = (uint16_t)x;
+        return 0;
+    case CT_S32:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_S32;
+        out->of.s = (int32_t)x;
+        return 0;
+    case CT_U32:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_U32;
+        out->of.u = (uint32_t)x;
+        return 0;
+    case CT_S64:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_S64;
+        out->of.s = (int64_t)x;
+        return 0;
+    case CT_U64:
+        TRY(next(cx, f, &x));
+        out->kind = WASITLS_CV_U64;
+        out->of.u = x;
+        return 0;
     case CT_F32: {
         TRY(next(cx, f, &x));
         float v = f32_of((uint32_t)x);
@@ -835,8 +896,7 @@ static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasit
     case CT_RECORD:
     case CT_TUPLE: {
         wasitls_cval *items = wasitls__arena_array(cx->arena, t->n, sizeof(*items));
-        if (!items)
-            return nomem(cx);
+        if (!items) return nomem(cx);
         for (uint32_t i = 0; i < t->n; i++)
             TRY(lift_flat(cx, t->elems[i], f, &items[i]));
         out->kind = t->kind == CT_RECORD ? WASITLS_CV_RECORD : WASITLS_CV_TUPLE;
@@ -861,13 +921,11 @@ static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasit
         size_t end = f->i + (t->nflat - 1);
         if (cases && cases[tag]) {
             wasitls_cval *pl = wasitls__arena_alloc(cx->arena, sizeof(*pl));
-            if (!pl)
-                return nomem(cx);
+            if (!pl) return nomem(cx);
             TRY(lift_flat(cx, cases[tag], f, pl));
             out->of.var.payload = pl;
         }
-        if (end > f->n)
-            return wasitls__canon_trap(cx, "internal: too few core values");
+        if (end > f->n) return wasitls__canon_trap(cx, "internal: too few core values");
         f->i = end;
         return 0;
     }
@@ -879,18 +937,17 @@ static int lift_flat(wasitls__canon *cx, const wasitls__ctype *t, flat *f, wasit
     case CT_OWN:
     case CT_BORROW:
         TRY(next(cx, f, &x));
-        if (!cx->lift_handle)
-            return wasitls__canon_trap(cx, "handles cannot be passed here");
+        if (!cx->lift_handle) return wasitls__canon_trap(cx, "handles cannot be passed here");
         return cx->lift_handle(cx, t, (uint32_t)x, out);
     default:
-        return wasitls__canon_trap(cx, "internal: cannot lift a %s", wasitls__ct_kind_name(t->kind));
+        return wasitls__canon_trap(cx, "internal: cannot lift a %s",
+                                   wasitls__ct_kind_name(t->kind));
     }
 }
 
 static int put(wasitls__canon *cx, flat *f, uint64_t x)
 {
-    if (f->i >= f->n)
-        return wasitls__canon_trap(cx, "internal: too many core values");
+    if (f->i >= f->n) return wasitls__canon_trap(cx, "internal: too many core values");
     f->v[f->i++] = x;
     return 0;
 }
@@ -898,15 +955,20 @@ static int put(wasitls__canon *cx, flat *f, uint64_t x)
 static int lower_flat(wasitls__canon *cx, const wasitls_cval *v, const wasitls__ctype *t, flat *f)
 {
     uint64_t x = 0;
-    if (!kind_ok(t, v))
-        return bad_value(cx, t, v);
+    if (!kind_ok(t, v)) return bad_value(cx, t, v);
     switch (t->kind) {
     case CT_BOOL:
         return put(cx, f, v->of.b ? 1 : 0);
-    case CT_S8: case CT_U8: case CT_S16: case CT_U16: case CT_S32: case CT_U32:
+    case CT_S8:
+    case CT_U8:
+    case CT_S16:
+    case CT_U16:
+    case CT_S32:
+    case CT_U32:
         TRY(int_fits(cx, t, v, &x));
         return put(cx, f, (uint32_t)x);
-    case CT_S64: case CT_U64:
+    case CT_S64:
+    case CT_U64:
         TRY(int_fits(cx, t, v, &x));
         return put(cx, f, x);
     case CT_F32:
@@ -931,8 +993,7 @@ static int lower_flat(wasitls__canon *cx, const wasitls_cval *v, const wasitls__
     }
     case CT_RECORD:
     case CT_TUPLE:
-        if (v->of.list.len != t->n || (t->n && !v->of.list.items))
-            return bad_value(cx, t, v);
+        if (v->of.list.len != t->n || (t->n && !v->of.list.items)) return bad_value(cx, t, v);
         for (uint32_t i = 0; i < t->n; i++)
             TRY(lower_flat(cx, &v->of.list.items[i], t->elems[i], f));
         return 0;
@@ -950,8 +1011,7 @@ static int lower_flat(wasitls__canon *cx, const wasitls_cval *v, const wasitls__
         TRY(put(cx, f, tag));
         size_t end = f->i + (t->nflat - 1);
         if (cases && cases[tag]) {
-            if (!v->of.var.payload)
-                return bad_value(cx, t, v);
+            if (!v->of.var.payload) return bad_value(cx, t, v);
             TRY(lower_flat(cx, v->of.var.payload, cases[tag], f));
         }
         while (f->i < end)
@@ -963,8 +1023,7 @@ static int lower_flat(wasitls__canon *cx, const wasitls_cval *v, const wasitls__
     case CT_OWN:
     case CT_BORROW: {
         uint32_t h;
-        if (!cx->lower_handle)
-            return wasitls__canon_trap(cx, "handles cannot be passed here");
+        if (!cx->lower_handle) return wasitls__canon_trap(cx, "handles cannot be passed here");
         TRY(cx->lower_handle(cx, t, v, &h));
         return put(cx, f, h);
     }
@@ -995,8 +1054,7 @@ int wasitls__lift_flat_values(wasitls__canon *cx, wasitls__ctype *const *ts, uin
 {
     uint64_t total = flat_count(ts, n);
     if (total > max_flat) {
-        if (nvals < 1)
-            return wasitls__canon_trap(cx, "internal: missing argument pointer");
+        if (nvals < 1) return wasitls__canon_trap(cx, "internal: missing argument pointer");
         uint32_t ptr = vals[0].of.i32, size, align;
         wasitls__tuple_layout(ts, n, &size, &align);
         TRY(range(cx, ptr, size, align, "argument tuple"));
@@ -1011,14 +1069,21 @@ int wasitls__lift_flat_values(wasitls__canon *cx, wasitls__ctype *const *ts, uin
     uint8_t types[16];
     uint64_t bits[16];
     flat_types(ts, n, types);
-    if (nvals < total)
-        return wasitls__canon_trap(cx, "internal: too few core values");
+    if (nvals < total) return wasitls__canon_trap(cx, "internal: too few core values");
     for (uint32_t i = 0; i < total; i++) {
         switch (types[i]) {
-        case WASITLS_I32: bits[i] = vals[i].of.i32; break;
-        case WASITLS_I64: bits[i] = vals[i].of.i64; break;
-        case WASITLS_F32: bits[i] = bits32(vals[i].of.f32); break;
-        default: bits[i] = bits64(vals[i].of.f64); break;
+        case WASITLS_I32:
+            bits[i] = vals[i].of.i32;
+            break;
+        case WASITLS_I64:
+            bits[i] = vals[i].of.i64;
+            break;
+        case WASITLS_F32:
+            bits[i] = bits32(vals[i].of.f32);
+            break;
+        default:
+            bits[i] = bits64(vals[i].of.f64);
+            break;
         }
     }
     flat f = {bits, 0, (size_t)total};
@@ -1062,10 +1127,18 @@ int wasitls__lower_flat_values(wasitls__canon *cx, wasitls__ctype *const *ts, ui
     for (uint32_t i = 0; i < total; i++) {
         out[i].kind = types[i];
         switch (types[i]) {
-        case WASITLS_I32: out[i].of.i32 = (uint32_t)bits[i]; break;
-        case WASITLS_I64: out[i].of.i64 = bits[i]; break;
-        case WASITLS_F32: out[i].of.f32 = f32_of((uint32_t)bits[i]); break;
-        default: out[i].of.f64 = f64_of(bits[i]); break;
+        case WASITLS_I32:
+            out[i].of.i32 = (uint32_t)bits[i];
+            break;
+        case WASITLS_I64:
+            out[i].of.i64 = bits[i];
+            break;
+        case WASITLS_F32:
+            out[i].of.f32 = f32_of((uint32_t)bits[i]);
+            break;
+        default:
+            out[i].of.f64 = f64_of(bits[i]);
+            break;
         }
     }
     *nout = (size_t)total;

@@ -12,8 +12,7 @@
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
+        if (rc_) return rc_;                                                                       \
     } while (0)
 
 /* ---- runtime items ---- */
@@ -105,8 +104,8 @@ struct wasitls_cinstance {
     wasitls_linker *linker;
     void *host_data;
     wasitls__arena arena;
-    wasitls__arena results; /* values returned by the last export call */
-    wasitls__vec cores;     /* wasitls_instance* in creation order */
+    wasitls__arena results;       /* values returned by the last export call */
+    wasitls__vec cores;           /* wasitls_instance* in creation order */
     wasitls__htable handles;      /* the guest's handles */
     wasitls__htable host_handles; /* guest-defined resources the host holds (from exports) */
     wasitls__task *task;
@@ -117,8 +116,6 @@ struct wasitls_cinstance {
     bool trapped;
     wasitls_error *err; /* during instantiation */
 };
-
-typedef struct wasitls__cinst wasitls__cinst_unused;
 
 struct wasitls_ccall {
     struct wasitls_cinstance *ci;
@@ -140,15 +137,13 @@ static int compile_modules(wasitls_engine *e, wasitls__component *c, wasitls_err
     for (size_t i = 0; i < c->mod_bytes.len; i++) {
         wasitls__modbytes *mb = &WASITLS__VEC_AT(&c->mod_bytes, wasitls__modbytes, i);
         wasitls_module **slot = wasitls__vec_push(&c->modules);
-        if (!slot)
-            return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+        if (!slot) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
         char name[64];
         snprintf(name, sizeof name, "core module %zu (at offset %lld)", i, (long long)mb->off);
         int rc = wasitls_module_new(e, mb->p, mb->n, name, slot, err);
         if (rc) {
             c->modules.len--;
-            if (err && err->offset >= 0)
-                err->offset += mb->off;
+            if (err && err->offset >= 0) err->offset += mb->off;
             return rc;
         }
     }
@@ -159,8 +154,7 @@ static int compile_modules(wasitls_engine *e, wasitls__component *c, wasitls_err
 
 static void free_modules(wasitls__component *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     for (size_t i = 0; i < c->modules.len; i++)
         wasitls_module_free(WASITLS__VEC_AT(&c->modules, wasitls_module *, i));
     c->modules.len = 0;
@@ -173,11 +167,9 @@ int wasitls_component_new(wasitls_engine *e, const uint8_t *bytes, size_t len,
 {
     wasitls_error_clear(err);
     *out = NULL;
-    if (!bytes && len)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no component bytes");
+    if (!bytes && len) return wasitls_error_set(err, WASITLS_E_INVAL, "no component bytes");
     wasitls_component *c = calloc(1, sizeof(*c));
-    if (!c)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!c) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     int rc;
     wasitls__arena_init(&c->arena);
     c->engine = e;
@@ -187,12 +179,9 @@ int wasitls_component_new(wasitls_engine *e, const uint8_t *bytes, size_t len,
         rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
         goto Exit;
     }
-    if (len)
-        memcpy(c->bytes, bytes, len);
-    if ((rc = wasitls__component_parse(&c->arena, c->bytes, len, &c->root, err)))
-        goto Exit;
-    if (e && (rc = compile_modules(e, c->root, err)))
-        goto Exit;
+    if (len) memcpy(c->bytes, bytes, len);
+    if ((rc = wasitls__component_parse(&c->arena, c->bytes, len, &c->root, err))) goto Exit;
+    if (e && (rc = compile_modules(e, c->root, err))) goto Exit;
     *out = c;
     return 0;
 Exit:
@@ -202,8 +191,7 @@ Exit:
 
 void wasitls_component_free(wasitls_component *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free_modules(c->root);
     wasitls__component_release(c->root);
     wasitls__arena_free(&c->arena);
@@ -241,8 +229,7 @@ static void *push(cinst *ci, wasitls__vec *v)
 #define PUSHP(ci, vec, val)                                                                        \
     do {                                                                                           \
         void **s_ = push((ci), (vec));                                                             \
-        if (!s_)                                                                                   \
-            return nomem(ci);                                                                      \
+        if (!s_) return nomem(ci);                                                                 \
         *s_ = (void *)(val);                                                                       \
     } while (0)
 
@@ -260,29 +247,32 @@ static void ft_str(const wasitls_functype *f, char *buf, size_t n)
     for (uint32_t i = 0; i < f->nparams && k < n; i++) {
         uint8_t t = f->params[i];
         k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? " " : "",
-                              t == WASITLS_I32 ? "i32" : t == WASITLS_I64 ? "i64" : t == WASITLS_F32 ? "f32" : t == WASITLS_F64 ? "f64" : "ref");
+                              t == WASITLS_I32   ? "i32"
+                              : t == WASITLS_I64 ? "i64"
+                              : t == WASITLS_F32 ? "f32"
+                              : t == WASITLS_F64 ? "f64"
+                                                 : "ref");
     }
-    if (k < n)
-        k += (size_t)snprintf(buf + k, n - k, "] -> [");
+    if (k < n) k += (size_t)snprintf(buf + k, n - k, "] -> [");
     for (uint32_t i = 0; i < f->nresults && k < n; i++) {
         uint8_t t = f->results[i];
         k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? " " : "",
-                              t == WASITLS_I32 ? "i32" : t == WASITLS_I64 ? "i64" : t == WASITLS_F32 ? "f32" : t == WASITLS_F64 ? "f64" : "ref");
+                              t == WASITLS_I32   ? "i32"
+                              : t == WASITLS_I64 ? "i64"
+                              : t == WASITLS_F32 ? "f32"
+                              : t == WASITLS_F64 ? "f64"
+                                                 : "ref");
     }
-    if (k < n)
-        snprintf(buf + k, n - k, "]");
+    if (k < n) snprintf(buf + k, n - k, "]");
 }
 
 static int mkft(cinst *ci, wasitls_functype *ft, const uint8_t *p, uint32_t np, const uint8_t *r,
                 uint32_t nr)
 {
     uint8_t *buf = wasitls__arena_alloc(&ci->arena, (size_t)np + nr + 1);
-    if (!buf)
-        return nomem(ci);
-    if (np)
-        memcpy(buf, p, np);
-    if (nr)
-        memcpy(buf + np, r, nr);
+    if (!buf) return nomem(ci);
+    if (np) memcpy(buf, p, np);
+    if (nr) memcpy(buf + np, r, nr);
     ft->nparams = np;
     ft->nresults = nr;
     ft->params = buf;
@@ -316,10 +306,10 @@ static void frame_init(frame *f, wasitls__component *def, frame *parent, instval
 
 static void frame_free(frame *f)
 {
-    wasitls__vec *vs[] = {&f->s.types, &f->s.insts, &f->core_funcs, &f->core_tables,
-                          &f->core_mems, &f->core_globals, &f->core_modules, &f->core_insts,
-                          &f->core_types, &f->funcs, &f->comps, &f->insts, &f->exp_names,
-                          &f->exp_items};
+    wasitls__vec *vs[] = {&f->s.types,    &f->s.insts,      &f->core_funcs,   &f->core_tables,
+                          &f->core_mems,  &f->core_globals, &f->core_modules, &f->core_insts,
+                          &f->core_types, &f->funcs,        &f->comps,        &f->insts,
+                          &f->exp_names,  &f->exp_items};
     for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
         wasitls__vec_free(vs[i]);
 }
@@ -327,38 +317,55 @@ static void frame_free(frame *f)
 static wasitls__vec *core_vec(frame *f, uint8_t cs)
 {
     switch (cs) {
-    case 0: return &f->core_funcs;
-    case 1: return &f->core_tables;
-    case 2: return &f->core_mems;
-    case 3: return &f->core_globals;
-    default: return NULL;
+    case 0:
+        return &f->core_funcs;
+    case 1:
+        return &f->core_tables;
+    case 2:
+        return &f->core_mems;
+    case 3:
+        return &f->core_globals;
+    default:
+        return NULL;
     }
 }
 
 static const char *core_sort_name(uint8_t cs)
 {
     switch (cs & 0x7f) {
-    case 0: return "function";
-    case 1: return "table";
-    case 2: return "memory";
-    case 3: return "global";
-    case 0x10: return "type";
-    case 0x11: return "module";
-    default: return "instance";
+    case 0:
+        return "function";
+    case 1:
+        return "table";
+    case 2:
+        return "memory";
+    case 3:
+        return "global";
+    case 0x10:
+        return "type";
+    case 0x11:
+        return "module";
+    default:
+        return "instance";
     }
 }
 
 static const char *sort_name(uint8_t s)
 {
-    if (s & 0x80)
-        return core_sort_name(s);
+    if (s & 0x80) return core_sort_name(s);
     switch (s) {
-    case SORT_FUNC: return "function";
-    case SORT_TYPE: return "type";
-    case SORT_COMPONENT: return "component";
-    case SORT_INSTANCE: return "instance";
-    case SORT_CORE_MODULE: return "core module";
-    default: return "value";
+    case SORT_FUNC:
+        return "function";
+    case SORT_TYPE:
+        return "type";
+    case SORT_COMPONENT:
+        return "component";
+    case SORT_INSTANCE:
+        return "instance";
+    case SORT_CORE_MODULE:
+        return "core module";
+    default:
+        return "value";
     }
 }
 
@@ -366,14 +373,14 @@ static const char *sort_name(uint8_t s)
 
 static int idx_ok(cinst *ci, int64_t off, const wasitls__vec *v, uint32_t i, const char *what)
 {
-    if (i < v->len)
-        return 0;
+    if (i < v->len) return 0;
     return ierr(ci, WASITLS_E_INVALID, off, "%s index %u out of range", what, i);
 }
 
 /* ---- type elaboration ---- */
 
-static int valtype(cinst *ci, scope *s, const wasitls__valtype *vt, int64_t off, wasitls__ctype **out)
+static int valtype(cinst *ci, scope *s, const wasitls__valtype *vt, int64_t off,
+                   wasitls__ctype **out)
 {
     if (vt->prim != 0xff) {
         *out = wasitls__ct_prim(vt->prim);
@@ -391,8 +398,7 @@ static int valtype(cinst *ci, scope *s, const wasitls__valtype *vt, int64_t off,
 static int finish(cinst *ci, wasitls__ctype *t, int64_t off)
 {
     int rc = wasitls__ct_finish(t, ci->err);
-    if (rc && ci->err)
-        ci->err->offset = off;
+    if (rc && ci->err) ci->err->offset = off;
     return rc;
 }
 
@@ -417,8 +423,7 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
         case DECL_CORE_TYPE:
             break;
         case DECL_TYPE:
-            if ((rc = elaborate(ci, &s, x->type, &t)))
-                break;
+            if ((rc = elaborate(ci, &s, x->type, &t))) break;
             if (!push(ci, &s.types)) {
                 rc = nomem(ci);
                 break;
@@ -426,8 +431,7 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
             AT(&s.types, void *, s.types.len - 1) = t;
             break;
         case DECL_ALIAS_OUTER: {
-            if (x->sort != SORT_TYPE)
-                break; /* core types are not needed */
+            if (x->sort != SORT_TYPE) break; /* core types are not needed */
             scope *o = &s;
             for (uint32_t k = 0; k < x->ct && o; k++)
                 o = o->parent;
@@ -450,10 +454,10 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
             wasitls__ctype *it = AT(&s.insts, wasitls__ctype *, x->idx);
             wasitls__ctype *found = NULL;
             for (uint32_t k = 0; it && k < it->n; k++)
-                if (strcmp(it->names[k], x->name) == 0)
-                    found = it->elems[k];
+                if (strcmp(it->names[k], x->name) == 0) found = it->elems[k];
             if (!found || (x->sort == SORT_TYPE) != (found->kind != CT_INSTANCE)) {
-                rc = ierr(ci, WASITLS_E_INVALID, x->offset, "alias of missing export `%s`", x->name);
+                rc =
+                    ierr(ci, WASITLS_E_INVALID, x->offset, "alias of missing export `%s`", x->name);
                 break;
             }
             if (!push(ci, x->sort == SORT_TYPE ? &s.types : &s.insts)) {
@@ -498,11 +502,13 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
                     break;
                 }
                 t = AT(&s.types, wasitls__ctype *, et->idx);
-                uint8_t want = et->sort == SORT_FUNC ? CT_FUNC
-                               : et->sort == SORT_INSTANCE ? CT_INSTANCE : CT_COMPONENT;
+                uint8_t want = et->sort == SORT_FUNC       ? CT_FUNC
+                               : et->sort == SORT_INSTANCE ? CT_INSTANCE
+                                                           : CT_COMPONENT;
                 if (!t || t->kind != want) {
-                    rc = ierr(ci, WASITLS_E_INVALID, x->offset, "`%s` declared as a %s with a %s type",
-                              x->name, sort_name(et->sort), t ? wasitls__ct_kind_name(t->kind) : "core");
+                    rc = ierr(ci, WASITLS_E_INVALID, x->offset,
+                              "`%s` declared as a %s with a %s type", x->name, sort_name(et->sort),
+                              t ? wasitls__ct_kind_name(t->kind) : "core");
                     break;
                 }
                 if (et->sort == SORT_INSTANCE) {
@@ -516,11 +522,11 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
             if (x->kind == DECL_EXPORT) {
                 for (size_t k = 0; k < names.len; k++)
                     if (strcmp(AT(&names, const char *, k), x->name) == 0) {
-                        rc = ierr(ci, WASITLS_E_INVALID, x->offset, "duplicate export `%s`", x->name);
+                        rc = ierr(ci, WASITLS_E_INVALID, x->offset, "duplicate export `%s`",
+                                  x->name);
                         break;
                     }
-                if (rc)
-                    break;
+                if (rc) break;
                 void **n = push(ci, &names), **ty = push(ci, &types);
                 uint8_t *so = push(ci, &sorts);
                 if (!n || !ty || !so) {
@@ -536,8 +542,8 @@ static int decls(cinst *ci, scope *outer, const wasitls__tdef *d, wasitls__ctype
         }
     }
     if (!rc) {
-        wasitls__ctype *t = wasitls__ct_new(&ci->arena, d->kind == TD_INSTANCE ? CT_INSTANCE : CT_COMPONENT,
-                                            (uint32_t)names.len);
+        wasitls__ctype *t = wasitls__ct_new(
+            &ci->arena, d->kind == TD_INSTANCE ? CT_INSTANCE : CT_COMPONENT, (uint32_t)names.len);
         if (!t) {
             rc = nomem(ci);
         } else {
@@ -572,11 +578,13 @@ static int elaborate(cinst *ci, scope *s, const wasitls__tdef *d, wasitls__ctype
     case TD_FLAGS:
     case TD_ENUM:
     case TD_FUNC: {
-        uint8_t k = d->kind == TD_RECORD ? CT_RECORD : d->kind == TD_TUPLE ? CT_TUPLE
-                    : d->kind == TD_VARIANT ? CT_VARIANT : d->kind == TD_FLAGS ? CT_FLAGS
-                    : d->kind == TD_ENUM ? CT_ENUM : CT_FUNC;
-        if (!(t = wasitls__ct_new(a, k, d->n)))
-            return nomem(ci);
+        uint8_t k = d->kind == TD_RECORD    ? CT_RECORD
+                    : d->kind == TD_TUPLE   ? CT_TUPLE
+                    : d->kind == TD_VARIANT ? CT_VARIANT
+                    : d->kind == TD_FLAGS   ? CT_FLAGS
+                    : d->kind == TD_ENUM    ? CT_ENUM
+                                            : CT_FUNC;
+        if (!(t = wasitls__ct_new(a, k, d->n))) return nomem(ci);
         for (uint32_t i = 0; i < d->n; i++) {
             t->names[i] = d->names ? d->names[i] : NULL;
             for (uint32_t j = 0; j < i && d->names && k != CT_TUPLE; j++)
@@ -605,12 +613,9 @@ static int elaborate(cinst *ci, scope *s, const wasitls__tdef *d, wasitls__ctype
         TRY(valtype(ci, s, &d->a, off, &t->t));
         break;
     case TD_RESULT:
-        if (!(t = wasitls__ct_new(a, CT_RESULT, 0)))
-            return nomem(ci);
-        if (d->has_a)
-            TRY(valtype(ci, s, &d->a, off, &t->t));
-        if (d->has_b)
-            TRY(valtype(ci, s, &d->b, off, &t->e));
+        if (!(t = wasitls__ct_new(a, CT_RESULT, 0))) return nomem(ci);
+        if (d->has_a) TRY(valtype(ci, s, &d->a, off, &t->t));
+        if (d->has_b) TRY(valtype(ci, s, &d->b, off, &t->e));
         break;
     case TD_OWN:
     case TD_BORROW: {
@@ -620,17 +625,14 @@ static int elaborate(cinst *ci, scope *s, const wasitls__tdef *d, wasitls__ctype
         if (!r || r->kind != CT_RESOURCE)
             return ierr(ci, WASITLS_E_INVALID, off, "%s of type %u, which is not a resource",
                         d->kind == TD_OWN ? "own" : "borrow", d->idx);
-        if (!(t = wasitls__ct_new(a, d->kind == TD_OWN ? CT_OWN : CT_BORROW, 0)))
-            return nomem(ci);
+        if (!(t = wasitls__ct_new(a, d->kind == TD_OWN ? CT_OWN : CT_BORROW, 0))) return nomem(ci);
         t->t = r;
         break;
     }
     case TD_RESOURCE: {
         frame *f = s->frame;
-        if (!f)
-            return ierr(ci, WASITLS_E_INVALID, off, "resource type inside a type declarator");
-        if (!(t = wasitls__ct_new(a, CT_RESOURCE, 0)))
-            return nomem(ci);
+        if (!f) return ierr(ci, WASITLS_E_INVALID, off, "resource type inside a type declarator");
+        if (!(t = wasitls__ct_new(a, CT_RESOURCE, 0))) return nomem(ci);
         t->res->origin = RES_GUEST;
         t->res->owner = (struct wasitls__cinst *)ci;
         t->res->name = "resource";
@@ -640,7 +642,8 @@ static int elaborate(cinst *ci, scope *s, const wasitls__tdef *d, wasitls__ctype
             static const uint8_t i32[1] = {WASITLS_I32};
             wasitls_functype want = {1, 0, i32, NULL};
             if (!ft_eq(&it->ft, &want))
-                return ierr(ci, WASITLS_E_TYPE_MISMATCH, off, "resource destructor must have type [i32] -> []");
+                return ierr(ci, WASITLS_E_TYPE_MISMATCH, off,
+                            "resource destructor must have type [i32] -> []");
             t->res->guest_dtor = it->ext;
             t->res->has_dtor = true;
         }
@@ -670,25 +673,26 @@ static int link_error(cinst *ci, int code, int64_t off, const char *import, cons
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *hint = wasitls__linker_hint_for(ci->linker, import);
-    return ierr(ci, code, off, "import `%s`: %s%s%s", import, msg, hint ? "; " : "", hint ? hint : "");
+    return ierr(ci, code, off, "import `%s`: %s%s%s", import, msg, hint ? "; " : "",
+                hint ? hint : "");
 }
 
 static int import_instance(cinst *ci, const char *name, const wasitls__ctype *it, int64_t off,
                            instval **out)
 {
-    wasitls__iface *iface = ci->linker ? wasitls__linker_find(ci->linker, name, strlen(name)) : NULL;
+    wasitls__iface *iface =
+        ci->linker ? wasitls__linker_find(ci->linker, name, strlen(name)) : NULL;
     if (!iface)
-        return link_error(ci, WASITLS_E_LINK, off, name, "the host does not provide this interface");
+        return link_error(ci, WASITLS_E_LINK, off, name,
+                          "the host does not provide this interface");
     instval *iv = wasitls__arena_alloc(&ci->arena, sizeof(*iv));
     const wasitls__ctype **from = wasitls__arena_array(&ci->arena, it->n + 1, sizeof(void *));
     const wasitls__ctype **to = wasitls__arena_array(&ci->arena, it->n + 1, sizeof(void *));
-    if (!iv || !from || !to)
-        return nomem(ci);
+    if (!iv || !from || !to) return nomem(ci);
     iv->n = it->n;
     iv->names = (const char **)it->names;
     iv->items = wasitls__arena_array(&ci->arena, it->n + 1, sizeof(item));
-    if (!iv->items)
-        return nomem(ci);
+    if (!iv->items) return nomem(ci);
     wasitls__subst sub = {from, to, 0};
     char why[256];
     for (uint32_t i = 0; i < it->n; i++) {
@@ -698,50 +702,50 @@ static int import_instance(cinst *ci, const char *name, const wasitls__ctype *it
         if (it->sorts[i] == SORT_TYPE) {
             wasitls__ctype *ht = NULL;
             for (uint32_t k = 0; k < iface->ntypes && !ht; k++)
-                if (strcmp(iface->type_names[k], en) == 0)
-                    ht = iface->types[k];
+                if (strcmp(iface->type_names[k], en) == 0) ht = iface->types[k];
             if (!ht)
-                return link_error(ci, WASITLS_E_LINK, off, name, "host interface %s has no type `%s`",
-                                  iface->full, en);
+                return link_error(ci, WASITLS_E_LINK, off, name,
+                                  "host interface %s has no type `%s`", iface->full, en);
             if (et->kind == CT_RESOURCE && et->res->origin == RES_ABSTRACT) {
                 if (ht->kind != CT_RESOURCE)
-                    return link_error(ci, WASITLS_E_TYPE_MISMATCH, off, name,
-                                      "`%s` is a resource in the guest but not in host interface %s",
-                                      en, iface->full);
+                    return link_error(
+                        ci, WASITLS_E_TYPE_MISMATCH, off, name,
+                        "`%s` is a resource in the guest but not in host interface %s", en,
+                        iface->full);
                 from[sub.n] = et;
                 to[sub.n++] = ht;
             } else if (!wasitls__ct_match(et, ht, &sub, why, sizeof why)) {
-                return link_error(ci, WASITLS_E_TYPE_MISMATCH, off, name, "type `%s` differs from host interface %s: %s",
-                                  en, iface->full, why);
+                return link_error(ci, WASITLS_E_TYPE_MISMATCH, off, name,
+                                  "type `%s` differs from host interface %s: %s", en, iface->full,
+                                  why);
             }
             iv->items[i].p = ht;
         } else if (it->sorts[i] == SORT_FUNC) {
             wasitls__hfunc *hf = NULL;
             for (uint32_t k = 0; k < iface->nfuncs && !hf; k++)
-                if (strcmp(iface->funcs[k].name, en) == 0)
-                    hf = &iface->funcs[k];
+                if (strcmp(iface->funcs[k].name, en) == 0) hf = &iface->funcs[k];
             if (!hf)
-                return link_error(ci, WASITLS_E_LINK, off, name, "host interface %s has no function `%s`",
-                                  iface->full, en);
+                return link_error(ci, WASITLS_E_LINK, off, name,
+                                  "host interface %s has no function `%s`", iface->full, en);
             if (!hf->fn)
                 return link_error(ci, WASITLS_E_LINK, off, name,
-                                  "function `%s` of %s is not implemented by this host", en, iface->full);
+                                  "function `%s` of %s is not implemented by this host", en,
+                                  iface->full);
             if (!wasitls__ct_match(et, hf->type, &sub, why, sizeof why))
                 return link_error(ci, WASITLS_E_TYPE_MISMATCH, off, name,
-                                  "function `%s` does not match host interface %s: %s", en, iface->full, why);
+                                  "function `%s` does not match host interface %s: %s", en,
+                                  iface->full, why);
             cfunc *f = wasitls__arena_alloc(&ci->arena, sizeof(*f));
-            if (!f)
-                return nomem(ci);
+            if (!f) return nomem(ci);
             f->kind = F_HOST;
             f->type = hf->type;
             f->hf = hf;
             f->name = wasitls__arena_printf(&ci->arena, "%s#%s", iface->full, en);
-            if (!f->name)
-                return nomem(ci);
+            if (!f->name) return nomem(ci);
             iv->items[i].p = f;
         } else {
-            return link_error(ci, WASITLS_E_LINK, off, name, "imports of nested %ss are not supported",
-                              sort_name(it->sorts[i]));
+            return link_error(ci, WASITLS_E_LINK, off, name,
+                              "imports of nested %ss are not supported", sort_name(it->sorts[i]));
         }
     }
     *out = iv;
@@ -755,8 +759,7 @@ static int trap_in(wasitls__canon *cx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (cx->err)
-        wasitls_error_setv(cx->err, WASITLS_E_TRAP, fmt, ap);
+    if (cx->err) wasitls_error_setv(cx->err, WASITLS_E_TRAP, fmt, ap);
     va_end(ap);
     return WASITLS_E_TRAP;
 }
@@ -781,9 +784,9 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
     out->of.res.rep = (void *)(uintptr_t)h->rep;
     if (t->kind == CT_OWN) {
         if (!h->own)
-            return trap_in(cx, "handle %u is borrowed and cannot be passed as own<%s>", i, rname(t->t));
-        if (h->lends)
-            return trap_in(cx, "handle %u is still lent out and cannot be moved", i);
+            return trap_in(cx, "handle %u is borrowed and cannot be passed as own<%s>", i,
+                           rname(t->t));
+        if (h->lends) return trap_in(cx, "handle %u is still lent out and cannot be moved", i);
         out->kind = WASITLS_CV_OWN;
         const wasitls__ctype *rt = h->rt;
         uint64_t rep = h->rep;
@@ -792,8 +795,7 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
             /* the host now holds a guest resource: give it a host-side handle */
             wasitls__handle hh = {.rt = rt, .rep = rep, .own = true};
             uint32_t hi = wasitls__htable_add(&ci->host_handles, &hh);
-            if (!hi)
-                return trap_in(cx, "too many resource handles");
+            if (!hi) return trap_in(cx, "too many resource handles");
             out->of.res.handle = hi;
         }
         return 0;
@@ -804,10 +806,8 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
     if (call->nlends == call->caplends) {
         size_t cap = call->caplends ? call->caplends * 2 : 8;
         uint32_t *n = wasitls__arena_array(call->arena, cap, sizeof(uint32_t));
-        if (!n)
-            return trap_in(cx, "out of memory");
-        if (call->nlends)
-            memcpy(n, call->lends, call->nlends * sizeof(uint32_t));
+        if (!n) return trap_in(cx, "out of memory");
+        if (call->nlends) memcpy(n, call->lends, call->nlends * sizeof(uint32_t));
         call->lends = n;
         call->caplends = cap;
     }
@@ -817,7 +817,8 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
 }
 
 /* host -> guest (a lowered call's results, an export's arguments) */
-static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v, uint32_t *out)
+static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v,
+                        uint32_t *out)
 {
     wasitls_ccall *call = cx->res_ctx;
     cinst *ci = call->ci;
@@ -836,8 +837,9 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
         if (!hh || hh->rt != rt) {
             /* the host's mistake: an error for it, not a trap of the guest */
             if (cx->err)
-                wasitls_error_set(cx->err, WASITLS_E_INVAL, "host passed an invalid handle %u for %s",
-                                  v->of.res.handle, rname(rt));
+                wasitls_error_set(cx->err, WASITLS_E_INVAL,
+                                  "host passed an invalid handle %u for %s", v->of.res.handle,
+                                  rname(rt));
             return WASITLS_E_INVAL;
         }
         rep = hh->rep;
@@ -854,14 +856,12 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
     }
     wasitls__handle h = {.rt = rt, .rep = rep, .own = t->kind == CT_OWN};
     if (t->kind == CT_BORROW) {
-        if (!ci->task)
-            return trap_in(cx, "borrow<%s> outside of a call", rname(rt));
+        if (!ci->task) return trap_in(cx, "borrow<%s> outside of a call", rname(rt));
         h.scope = ci->task;
         ci->task->num_borrows++;
     }
     *out = wasitls__htable_add(&ci->handles, &h);
-    if (!*out)
-        return trap_in(cx, "too many resource handles");
+    if (!*out) return trap_in(cx, "too many resource handles");
     return 0;
 }
 
@@ -869,8 +869,7 @@ static void release_lends(wasitls_ccall *call)
 {
     for (size_t i = 0; i < call->nlends; i++) {
         wasitls__handle *h = wasitls__htable_get(&call->ci->handles, call->lends[i]);
-        if (h && h->lends)
-            h->lends--;
+        if (h && h->lends) h->lends--;
     }
     call->nlends = 0;
 }
@@ -881,8 +880,8 @@ static int guest_realloc(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint3
                          uint32_t newsz, uint32_t *out)
 {
     const ropts *o = cx->realloc_ctx;
-    wasitls_val args[4] = {{.kind = WASITLS_I32}, {.kind = WASITLS_I32}, {.kind = WASITLS_I32},
-                           {.kind = WASITLS_I32}};
+    wasitls_val args[4] = {
+        {.kind = WASITLS_I32}, {.kind = WASITLS_I32}, {.kind = WASITLS_I32}, {.kind = WASITLS_I32}};
     args[0].of.i32 = old;
     args[1].of.i32 = oldsz;
     args[2].of.i32 = align;
@@ -893,7 +892,8 @@ static int guest_realloc(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint3
     int rc = wasitls_extern_call(&o->realloc.ext, args, 4, &r, 1, &e);
     if (rc) {
         if (cx->err)
-            wasitls_error_set(cx->err, rc, "in realloc: %s", e.msg[0] ? e.msg : wasitls_strerror(rc));
+            wasitls_error_set(cx->err, rc, "in realloc: %s",
+                              e.msg[0] ? e.msg : wasitls_strerror(rc));
         return rc;
     }
     *out = r.of.i32;
@@ -924,8 +924,8 @@ static void canon_init(wasitls__canon *cx, wasitls_ccall *call, const ropts *o, 
 /* ---- calls ---- */
 
 static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nargs,
-                       wasitls_cval *result, bool *has_result, wasitls__arena *results,
-                       bool nested, wasitls_error *err);
+                       wasitls_cval *result, bool *has_result, wasitls__arena *results, bool nested,
+                       wasitls_error *err);
 
 /* Not a memset: the struct carries a 512-byte message buffer and this is the hot path. */
 static void ccall_init(wasitls_ccall *call, cinst *ci)
@@ -952,8 +952,7 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
     wasitls_ccall call;
     ccall_init(&call, ci);
     wasitls__arena *arena = &call.own_arena;
-    if (ci->depth < sizeof ci->pool / sizeof ci->pool[0])
-        arena = &ci->pool[ci->depth];
+    if (ci->depth < sizeof ci->pool / sizeof ci->pool[0]) arena = &ci->pool[ci->depth];
     ci->depth++;
     call.arena = arena;
     wasitls__canon cx;
@@ -971,16 +970,14 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
         goto Exit;
     if (f->kind == F_HOST) {
         rc = f->hf->fn(&call, f->hf->env, argv, ft->n, ft->t ? &res : NULL);
-        if (rc && !call.err.code)
-            wasitls_error_set(&call.err, rc, "%s", wasitls_strerror(rc));
+        if (rc && !call.err.code) wasitls_error_set(&call.err, rc, "%s", wasitls_strerror(rc));
     } else {
         bool has;
         /* one component calling another inside this instance (a fused adapter) */
         rc = call_lifted(ci, f, argv, ft->n, &res, &has, arena, true, &call.err);
     }
     release_lends(&call);
-    if (rc)
-        goto Exit;
+    if (rc) goto Exit;
     if (ft->t) {
         size_t n;
         wasitls__canon_refresh(&cx);
@@ -1013,10 +1010,10 @@ static int res_drop(cinst *ci, const wasitls__ctype *rt, uint32_t i, wasitls_err
 {
     wasitls__handle *h = wasitls__htable_get(&ci->handles, i);
     if (!h || h->rt != rt)
-        return wasitls_error_set(err, WASITLS_E_TRAP, "resource.drop: %u is not a %s handle", i, rname(rt));
+        return wasitls_error_set(err, WASITLS_E_TRAP, "resource.drop: %u is not a %s handle", i,
+                                 rname(rt));
     if (!h->own) {
-        if (h->scope && h->scope->num_borrows)
-            h->scope->num_borrows--;
+        if (h->scope && h->scope->num_borrows) h->scope->num_borrows--;
         wasitls__htable_remove(&ci->handles, i);
         return 0;
     }
@@ -1045,19 +1042,20 @@ static int res_drop(cinst *ci, const wasitls__ctype *rt, uint32_t i, wasitls_err
     return 0;
 }
 
-static int resnew_tramp(wasitls_caller *caller, void *env, const wasitls_val *args, wasitls_val *results)
+static int resnew_tramp(wasitls_caller *caller, void *env, const wasitls_val *args,
+                        wasitls_val *results)
 {
     resfn *r = env;
     wasitls__handle h = {.rt = r->rt, .rep = args[0].of.i32, .own = true};
     uint32_t i = wasitls__htable_add(&r->ci->handles, &h);
-    if (!i)
-        return wasitls_caller_trap(caller, "resource.new: too many handles");
+    if (!i) return wasitls_caller_trap(caller, "resource.new: too many handles");
     results[0].kind = WASITLS_I32;
     results[0].of.i32 = i;
     return 0;
 }
 
-static int resrep_tramp(wasitls_caller *caller, void *env, const wasitls_val *args, wasitls_val *results)
+static int resrep_tramp(wasitls_caller *caller, void *env, const wasitls_val *args,
+                        wasitls_val *results)
 {
     resfn *r = env;
     wasitls__handle *h = wasitls__htable_get(&r->ci->handles, args[0].of.i32);
@@ -1069,14 +1067,14 @@ static int resrep_tramp(wasitls_caller *caller, void *env, const wasitls_val *ar
     return 0;
 }
 
-static int resdrop_tramp(wasitls_caller *caller, void *env, const wasitls_val *args, wasitls_val *results)
+static int resdrop_tramp(wasitls_caller *caller, void *env, const wasitls_val *args,
+                         wasitls_val *results)
 {
     resfn *r = env;
     wasitls_error e;
     wasitls_error_clear(&e);
     int rc = res_drop(r->ci, r->rt, args[0].of.i32, &e);
-    if (rc)
-        return wasitls_caller_trap(caller, "%s", e.msg[0] ? e.msg : wasitls_strerror(rc));
+    if (rc) return wasitls_caller_trap(caller, "%s", e.msg[0] ? e.msg : wasitls_strerror(rc));
     return 0;
 }
 
@@ -1096,7 +1094,8 @@ static int get_opts(cinst *ci, frame *f, const wasitls__copts *o, int64_t off, r
         static const uint8_t p[4] = {WASITLS_I32, WASITLS_I32, WASITLS_I32, WASITLS_I32};
         wasitls_functype want = {4, 1, p, p};
         if (!ft_eq(&out->realloc.ft, &want))
-            return ierr(ci, WASITLS_E_TYPE_MISMATCH, off, "realloc must have type [i32 i32 i32 i32] -> [i32]");
+            return ierr(ci, WASITLS_E_TYPE_MISMATCH, off,
+                        "realloc must have type [i32 i32 i32 i32] -> [i32]");
         if (out->realloc.ext.of.func.host)
             return ierr(ci, WASITLS_E_UNSUPPORTED, off, "realloc must be a core wasm function");
         out->has_realloc = true;
@@ -1115,12 +1114,10 @@ static int core_export(cinst *ci, coreinst *c, const char *name, citem *out)
 {
     if (c->inst) {
         memset(out, 0, sizeof(*out));
-        if (wasitls_instance_export_extern(c->inst, name, &out->ext))
-            return WASITLS_E_NOTFOUND;
+        if (wasitls_instance_export_extern(c->inst, name, &out->ext)) return WASITLS_E_NOTFOUND;
         if (out->ext.kind == WASITLS_EXTERN_FUNC) {
             const wasitls_functype *ft = wasitls_extern_functype(&out->ext);
-            if (!ft)
-                return WASITLS_E_INTERNAL;
+            if (!ft) return WASITLS_E_INTERNAL;
             out->ft = *ft;
         }
         return 0;
@@ -1150,8 +1147,7 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
     wasitls_module *m = AT(&f->core_modules, wasitls_module *, d->idx);
     size_t n = wasitls_module_import_count(m);
     wasitls_extern *ex = calloc(n ? n : 1, sizeof(*ex));
-    if (!ex)
-        return nomem(ci);
+    if (!ex) return nomem(ci);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         const wasitls_importdesc *im = wasitls_module_import(m, i);
@@ -1164,8 +1160,7 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
                 }
                 src = AT(&f->core_insts, coreinst *, d->args[k].idx);
             }
-        if (rc)
-            break;
+        if (rc) break;
         if (!src) {
             rc = ierr(ci, WASITLS_E_LINK, d->offset,
                       "core module %u import `%s` `%s`: no instance named `%s` is passed", d->idx,
@@ -1174,7 +1169,8 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
         }
         citem it;
         if (core_export(ci, src, im->name, &it)) {
-            rc = ierr(ci, WASITLS_E_LINK, d->offset, "core module %u import `%s` `%s`: not exported by the instance passed",
+            rc = ierr(ci, WASITLS_E_LINK, d->offset,
+                      "core module %u import `%s` `%s`: not exported by the instance passed",
                       d->idx, im->module, im->name);
             break;
         }
@@ -1190,20 +1186,18 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
             ft_str(&im->type.func, a, sizeof a);
             ft_str(&it.ft, b, sizeof b);
             rc = ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset,
-                      "core module %u import `%s` `%s`: function type %s expected, %s given", d->idx,
-                      im->module, im->name, a, b);
+                      "core module %u import `%s` `%s`: function type %s expected, %s given",
+                      d->idx, im->module, im->name, a, b);
             break;
         }
         ex[i] = it.ext;
     }
     coreinst *c = NULL;
     wasitls_instance *inst = NULL;
-    if (!rc)
-        rc = wasitls_instance_new(m, ex, n, ci->host_data, &inst, ci->err);
+    if (!rc) rc = wasitls_instance_new(m, ex, n, ci->host_data, &inst, ci->err);
     free(ex);
     if (rc) {
-        if (ci->err && ci->err->offset < 0)
-            ci->err->offset = d->offset;
+        if (ci->err && ci->err->offset < 0) ci->err->offset = d->offset;
         return rc;
     }
     wasitls_instance **slot = push(ci, &ci->cores);
@@ -1213,8 +1207,7 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
     }
     *slot = inst;
     c = wasitls__arena_alloc(&ci->arena, sizeof(*c));
-    if (!c)
-        return nomem(ci);
+    if (!c) return nomem(ci);
     c->inst = inst;
     PUSHP(ci, &f->core_insts, c);
     return 0;
@@ -1223,17 +1216,14 @@ static int def_core_instantiate(cinst *ci, frame *f, const wasitls__def *d)
 static int def_core_exports(cinst *ci, frame *f, const wasitls__def *d)
 {
     coreinst *c = wasitls__arena_alloc(&ci->arena, sizeof(*c));
-    if (!c)
-        return nomem(ci);
+    if (!c) return nomem(ci);
     c->n = d->n;
     c->names = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(char *));
     c->items = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(citem));
-    if (!c->names || !c->items)
-        return nomem(ci);
+    if (!c->names || !c->items) return nomem(ci);
     for (uint32_t i = 0; i < d->n; i++) {
         wasitls__vec *v = core_vec(f, d->args[i].sort & 0x7f);
-        if (!v)
-            return ierr(ci, WASITLS_E_INVALID, d->offset, "bad core export sort");
+        if (!v) return ierr(ci, WASITLS_E_INVALID, d->offset, "bad core export sort");
         TRY(idx_ok(ci, d->offset, v, d->args[i].idx, core_sort_name(d->args[i].sort)));
         c->names[i] = d->args[i].name;
         c->items[i] = AT(v, citem, d->args[i].idx);
@@ -1247,11 +1237,21 @@ static int get_item(cinst *ci, frame *f, uint8_t sort, uint32_t idx, int64_t off
     out->sort = sort == (0x80 | 0x11) ? SORT_CORE_MODULE : sort;
     wasitls__vec *v;
     switch (out->sort) {
-    case SORT_FUNC: v = &f->funcs; break;
-    case SORT_TYPE: v = &f->s.types; break;
-    case SORT_INSTANCE: v = &f->insts; break;
-    case SORT_COMPONENT: v = &f->comps; break;
-    case SORT_CORE_MODULE: v = &f->core_modules; break;
+    case SORT_FUNC:
+        v = &f->funcs;
+        break;
+    case SORT_TYPE:
+        v = &f->s.types;
+        break;
+    case SORT_INSTANCE:
+        v = &f->insts;
+        break;
+    case SORT_COMPONENT:
+        v = &f->comps;
+        break;
+    case SORT_CORE_MODULE:
+        v = &f->core_modules;
+        break;
     default:
         return ierr(ci, WASITLS_E_UNSUPPORTED, off, "%s items cannot be passed between components",
                     sort_name(sort));
@@ -1264,12 +1264,23 @@ static int get_item(cinst *ci, frame *f, uint8_t sort, uint32_t idx, int64_t off
 static int put_item(cinst *ci, frame *f, const item *it)
 {
     switch (it->sort) {
-    case SORT_FUNC: PUSHP(ci, &f->funcs, it->p); break;
-    case SORT_TYPE: PUSHP(ci, &f->s.types, it->p); break;
-    case SORT_INSTANCE: PUSHP(ci, &f->insts, it->p); break;
-    case SORT_COMPONENT: PUSHP(ci, &f->comps, it->p); break;
-    case SORT_CORE_MODULE: PUSHP(ci, &f->core_modules, it->p); break;
-    default: return ierr(ci, WASITLS_E_INTERNAL, -1, "bad item sort");
+    case SORT_FUNC:
+        PUSHP(ci, &f->funcs, it->p);
+        break;
+    case SORT_TYPE:
+        PUSHP(ci, &f->s.types, it->p);
+        break;
+    case SORT_INSTANCE:
+        PUSHP(ci, &f->insts, it->p);
+        break;
+    case SORT_COMPONENT:
+        PUSHP(ci, &f->comps, it->p);
+        break;
+    case SORT_CORE_MODULE:
+        PUSHP(ci, &f->core_modules, it->p);
+        break;
+    default:
+        return ierr(ci, WASITLS_E_INTERNAL, -1, "bad item sort");
     }
     return 0;
 }
@@ -1280,20 +1291,17 @@ static int def_instantiate(cinst *ci, frame *f, const wasitls__def *d)
     TRY(idx_ok(ci, d->offset, &f->comps, d->idx, "component"));
     compval *cv = AT(&f->comps, compval *, d->idx);
     instval *args = wasitls__arena_alloc(&ci->arena, sizeof(*args));
-    if (!args)
-        return nomem(ci);
+    if (!args) return nomem(ci);
     args->n = d->n;
     args->names = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(char *));
     args->items = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(item));
-    if (!args->names || !args->items)
-        return nomem(ci);
+    if (!args->names || !args->items) return nomem(ci);
     for (uint32_t i = 0; i < d->n; i++) {
         args->names[i] = d->args[i].name;
         TRY(get_item(ci, f, d->args[i].sort, d->args[i].idx, d->offset, &args->items[i]));
     }
     frame *child = malloc(sizeof(*child));
-    if (!child)
-        return nomem(ci);
+    if (!child) return nomem(ci);
     frame_init(child, cv->def, cv->outer, args);
     int rc = instantiate_frame(ci, child);
     instval *iv = NULL;
@@ -1316,8 +1324,7 @@ static int def_instantiate(cinst *ci, frame *f, const wasitls__def *d)
     }
     frame_free(child);
     free(child);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     PUSHP(ci, &f->insts, iv);
     return 0;
 }
@@ -1328,11 +1335,10 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
     if (f->args) { /* a nested component: from the instantiate arguments */
         item *found = NULL;
         for (uint32_t i = 0; i < f->args->n; i++)
-            if (strcmp(f->args->names[i], d->name) == 0)
-                found = &f->args->items[i];
+            if (strcmp(f->args->names[i], d->name) == 0) found = &f->args->items[i];
         if (!found)
-            return ierr(ci, WASITLS_E_LINK, d->offset, "nested component import `%s` is not supplied",
-                        d->name);
+            return ierr(ci, WASITLS_E_LINK, d->offset,
+                        "nested component import `%s` is not supplied", d->name);
         if (found->sort != et->sort)
             return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset,
                         "nested component import `%s`: a %s is expected, a %s is given", d->name,
@@ -1342,9 +1348,11 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
             wasitls__ctype *want = AT(&f->s.types, wasitls__ctype *, et->idx);
             cfunc *fn = found->p;
             char why[200];
-            if (!want || want->kind != CT_FUNC || !wasitls__ct_match(fn->type, want, NULL, why, sizeof why))
-                return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset, "nested component import `%s`: %s",
-                            d->name, want && want->kind == CT_FUNC ? why : "not a function type");
+            if (!want || want->kind != CT_FUNC ||
+                !wasitls__ct_match(fn->type, want, NULL, why, sizeof why))
+                return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset,
+                            "nested component import `%s`: %s", d->name,
+                            want && want->kind == CT_FUNC ? why : "not a function type");
         }
         return put_item(ci, f, found);
     }
@@ -1353,7 +1361,8 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
         TRY(idx_ok(ci, d->offset, &f->s.types, et->idx, "type"));
         wasitls__ctype *it = AT(&f->s.types, wasitls__ctype *, et->idx);
         if (!it || it->kind != CT_INSTANCE)
-            return ierr(ci, WASITLS_E_INVALID, d->offset, "import `%s`: not an instance type", d->name);
+            return ierr(ci, WASITLS_E_INVALID, d->offset, "import `%s`: not an instance type",
+                        d->name);
         instval *iv = NULL;
         TRY(import_instance(ci, d->name, it, d->offset, &iv));
         PUSHP(ci, &f->insts, iv);
@@ -1366,16 +1375,15 @@ static int def_import(cinst *ci, frame *f, const wasitls__def *d)
         return link_error(ci, WASITLS_E_LINK, d->offset, d->name,
                           "top-level type imports are not provided by this host");
     default:
-        return link_error(ci, WASITLS_E_UNSUPPORTED, d->offset, d->name, "imports of %ss are not supported",
-                          sort_name(et->sort));
+        return link_error(ci, WASITLS_E_UNSUPPORTED, d->offset, d->name,
+                          "imports of %ss are not supported", sort_name(et->sort));
     }
 }
 
 /* Values of this type live (partly) in linear memory: strings and lists. */
 static bool has_ptr(const wasitls__ctype *t)
 {
-    if (!t)
-        return false;
+    if (!t) return false;
     switch (t->kind) {
     case CT_STRING:
     case CT_LIST:
@@ -1388,8 +1396,7 @@ static bool has_ptr(const wasitls__ctype *t)
     case CT_TUPLE:
     case CT_VARIANT:
         for (uint32_t i = 0; i < t->n; i++)
-            if (has_ptr(t->elems[i]))
-                return true;
+            if (has_ptr(t->elems[i])) return true;
         return false;
     default:
         return false;
@@ -1411,10 +1418,11 @@ static int check_opts(cinst *ci, const wasitls__ctype *ft, const ropts *o, bool 
     bool need_mem = params_ptr || result_ptr || big;
     bool need_realloc = lower ? result_ptr : (params_ptr || nflat > WASITLS__MAX_FLAT_PARAMS);
     if (need_mem && !o->mem)
-        return ierr(ci, WASITLS_E_INVALID, off, "canon %s: this function type needs a memory option",
-                    lower ? "lower" : "lift");
+        return ierr(ci, WASITLS_E_INVALID, off,
+                    "canon %s: this function type needs a memory option", lower ? "lower" : "lift");
     if (need_realloc && !o->has_realloc)
-        return ierr(ci, WASITLS_E_INVALID, off, "canon %s: this function type needs a realloc option",
+        return ierr(ci, WASITLS_E_INVALID, off,
+                    "canon %s: this function type needs a realloc option",
                     lower ? "lower" : "lift");
     return 0;
 }
@@ -1428,8 +1436,7 @@ static int def_canon_lift(cinst *ci, frame *f, const wasitls__def *d)
         return ierr(ci, WASITLS_E_INVALID, d->offset, "canon lift: type %u is not a function type",
                     d->type_idx);
     cfunc *fn = wasitls__arena_alloc(&ci->arena, sizeof(*fn));
-    if (!fn)
-        return nomem(ci);
+    if (!fn) return nomem(ci);
     fn->kind = F_LIFTED;
     fn->type = ft;
     fn->core = AT(&f->core_funcs, citem, d->idx);
@@ -1453,7 +1460,8 @@ static int def_canon_lift(cinst *ci, frame *f, const wasitls__def *d)
     if (fn->opts.has_post) {
         wasitls_functype pw = {nr, 0, r, NULL};
         if (!ft_eq(&fn->opts.post.ft, &pw))
-            return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset, "canon lift: post-return has the wrong type");
+            return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset,
+                        "canon lift: post-return has the wrong type");
     }
     PUSHP(ci, &f->funcs, fn);
     return 0;
@@ -1464,8 +1472,7 @@ static int def_canon_lower(cinst *ci, frame *f, const wasitls__def *d)
     TRY(idx_ok(ci, d->offset, &f->funcs, d->idx, "function"));
     cfunc *fn = AT(&f->funcs, cfunc *, d->idx);
     lowered *lw = wasitls__arena_alloc(&ci->arena, sizeof(*lw));
-    if (!lw)
-        return nomem(ci);
+    if (!lw) return nomem(ci);
     lw->ci = ci;
     lw->f = fn;
     TRY(get_opts(ci, f, &d->opts, d->offset, &lw->opts));
@@ -1474,8 +1481,7 @@ static int def_canon_lower(cinst *ci, frame *f, const wasitls__def *d)
     uint32_t nr;
     wasitls__ct_core_sig(fn->type, true, lw->params, &lw->nparams, r, &nr);
     citem *it = push(ci, &f->core_funcs);
-    if (!it)
-        return nomem(ci);
+    if (!it) return nomem(ci);
     it->ext.kind = WASITLS_EXTERN_FUNC;
     it->ext.of.func.host = lowered_tramp;
     it->ext.of.func.env = lw;
@@ -1487,20 +1493,18 @@ static int def_canon_res(cinst *ci, frame *f, const wasitls__def *d)
     TRY(idx_ok(ci, d->offset, &f->s.types, d->idx, "type"));
     wasitls__ctype *rt = AT(&f->s.types, wasitls__ctype *, d->idx);
     if (!rt || rt->kind != CT_RESOURCE)
-        return ierr(ci, WASITLS_E_INVALID, d->offset, "canon resource built-in of type %u, which is not a resource",
-                    d->idx);
+        return ierr(ci, WASITLS_E_INVALID, d->offset,
+                    "canon resource built-in of type %u, which is not a resource", d->idx);
     if (d->kind != DEF_CANON_RESOURCE_DROP &&
         (rt->res->origin != RES_GUEST || rt->res->owner != (struct wasitls__cinst *)ci))
         return ierr(ci, WASITLS_E_INVALID, d->offset,
                     "resource.new/rep of a resource type not defined by this component");
     resfn *r = wasitls__arena_alloc(&ci->arena, sizeof(*r));
-    if (!r)
-        return nomem(ci);
+    if (!r) return nomem(ci);
     r->ci = ci;
     r->rt = rt;
     citem *it = push(ci, &f->core_funcs);
-    if (!it)
-        return nomem(ci);
+    if (!it) return nomem(ci);
     it->ext.kind = WASITLS_EXTERN_FUNC;
     it->ext.of.func.env = r;
     static const uint8_t i32[2] = {WASITLS_I32, WASITLS_I32};
@@ -1540,8 +1544,7 @@ static int instantiate_frame(cinst *ci, frame *f)
             break;
         case DEF_COMPONENT: {
             compval *cv = wasitls__arena_alloc(&ci->arena, sizeof(*cv));
-            if (!cv)
-                return nomem(ci);
+            if (!cv) return nomem(ci);
             cv->def = AT(&c->comps, wasitls__component *, d->idx);
             cv->outer = f;
             PUSHP(ci, &f->comps, cv);
@@ -1552,13 +1555,11 @@ static int instantiate_frame(cinst *ci, frame *f)
             break;
         case DEF_INSTANCE_EXPORTS: {
             instval *iv = wasitls__arena_alloc(&ci->arena, sizeof(*iv));
-            if (!iv)
-                return nomem(ci);
+            if (!iv) return nomem(ci);
             iv->n = d->n;
             iv->names = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(char *));
             iv->items = wasitls__arena_array(&ci->arena, d->n + 1, sizeof(item));
-            if (!iv->names || !iv->items)
-                return nomem(ci);
+            if (!iv->names || !iv->items) return nomem(ci);
             for (uint32_t k = 0; k < d->n; k++) {
                 iv->names[k] = d->args[k].name;
                 TRY(get_item(ci, f, d->args[k].sort, d->args[k].idx, d->offset, &iv->items[k]));
@@ -1571,15 +1572,15 @@ static int instantiate_frame(cinst *ci, frame *f)
             instval *iv = AT(&f->insts, instval *, d->idx);
             item *found = NULL;
             for (uint32_t k = 0; k < iv->n; k++)
-                if (strcmp(iv->names[k], d->name) == 0)
-                    found = &iv->items[k];
+                if (strcmp(iv->names[k], d->name) == 0) found = &iv->items[k];
             uint8_t want = d->sort == (0x80 | 0x11) ? SORT_CORE_MODULE : d->sort;
             if (!found)
-                return ierr(ci, WASITLS_E_INVALID, d->offset, "alias: instance %u has no export `%s`",
-                            d->idx, d->name);
+                return ierr(ci, WASITLS_E_INVALID, d->offset,
+                            "alias: instance %u has no export `%s`", d->idx, d->name);
             if (found->sort != want)
-                return ierr(ci, WASITLS_E_INVALID, d->offset, "alias: export `%s` is a %s, not a %s",
-                            d->name, sort_name(found->sort), sort_name(want));
+                return ierr(ci, WASITLS_E_INVALID, d->offset,
+                            "alias: export `%s` is a %s, not a %s", d->name, sort_name(found->sort),
+                            sort_name(want));
             TRY(put_item(ci, f, found));
             break;
         }
@@ -1592,14 +1593,13 @@ static int instantiate_frame(cinst *ci, frame *f)
                             core_sort_name(d->sort));
             citem it;
             if (core_export(ci, src, d->name, &it))
-                return ierr(ci, WASITLS_E_INVALID, d->offset, "alias: core instance %u has no export `%s`",
-                            d->idx, d->name);
+                return ierr(ci, WASITLS_E_INVALID, d->offset,
+                            "alias: core instance %u has no export `%s`", d->idx, d->name);
             if ((int)it.ext.kind != (d->sort & 0x7f))
                 return ierr(ci, WASITLS_E_INVALID, d->offset, "alias: core export `%s` is not a %s",
                             d->name, core_sort_name(d->sort));
             citem *slot = push(ci, v);
-            if (!slot)
-                return nomem(ci);
+            if (!slot) return nomem(ci);
             *slot = it;
             break;
         }
@@ -1608,7 +1608,8 @@ static int instantiate_frame(cinst *ci, frame *f)
             for (uint32_t k = 0; k < d->ct && o; k++)
                 o = o->parent;
             if (!o)
-                return ierr(ci, WASITLS_E_INVALID, d->offset, "outer alias beyond the outermost component");
+                return ierr(ci, WASITLS_E_INVALID, d->offset,
+                            "outer alias beyond the outermost component");
             if (d->sort == (0x80 | 0x10)) {
                 PUSHP(ci, &f->core_types, NULL);
                 break;
@@ -1663,15 +1664,13 @@ static int instantiate_frame(cinst *ci, frame *f)
                 cfunc *fn = it.p;
                 if (fn->kind == F_LIFTED && !strcmp(fn->name, "exported function")) {
                     char *nm = wasitls__arena_strndup(&ci->arena, d->name, strlen(d->name));
-                    if (!nm)
-                        return nomem(ci);
+                    if (!nm) return nomem(ci);
                     fn->name = nm;
                 }
             }
             void **n = push(ci, &f->exp_names);
             item *e = push(ci, &f->exp_items);
-            if (!n || !e)
-                return nomem(ci);
+            if (!n || !e) return nomem(ci);
             *n = (void *)d->name;
             *e = it;
             TRY(put_item(ci, f, &it));
@@ -1693,8 +1692,7 @@ static void run_teardown_dtors(cinst *ci)
         for (uint32_t i = 1; i < ci->handles.len; i++) {
             wasitls__handle *h = wasitls__htable_get(&ci->handles, i);
             if (!h || !h->own || h->rt->res->origin != RES_HOST) {
-                if (h)
-                    wasitls__htable_remove(&ci->handles, i);
+                if (h) wasitls__htable_remove(&ci->handles, i);
                 continue;
             }
             if (h->rt->res->host_dtor) {
@@ -1708,15 +1706,13 @@ static void run_teardown_dtors(cinst *ci)
             wasitls__htable_remove(&ci->handles, i);
             progress = true;
         }
-        if (!refused || !progress)
-            break;
+        if (!refused || !progress) break;
     }
 }
 
 void wasitls_cinstance_free(wasitls_cinstance *ci)
 {
-    if (!ci)
-        return;
+    if (!ci) return;
     run_teardown_dtors(ci);
     for (size_t i = ci->cores.len; i-- > 0;)
         wasitls_instance_free(AT(&ci->cores, wasitls_instance *, i));
@@ -1735,13 +1731,11 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
 {
     wasitls_error_clear(err);
     *out = NULL;
-    if (!c)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no component");
+    if (!c) return wasitls_error_set(err, WASITLS_E_INVAL, "no component");
     if (!c->engine)
         return wasitls_error_set(err, WASITLS_E_INVAL, "component was loaded without an engine");
     cinst *ci = calloc(1, sizeof(*ci));
-    if (!ci)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!ci) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     ci->comp = c;
     ci->linker = l;
     ci->host_data = host_data;
@@ -1779,8 +1773,7 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
     frame_free(&root);
     ci->err = NULL;
     if (rc) {
-        if (err && !err->code)
-            wasitls_error_set(err, rc, "%s", wasitls_strerror(rc));
+        if (err && !err->code) wasitls_error_set(err, rc, "%s", wasitls_strerror(rc));
         wasitls_cinstance_free(ci);
         return rc;
     }
@@ -1791,8 +1784,8 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
 /* ---- export calls ---- */
 
 static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nargs,
-                       wasitls_cval *result, bool *has_result, wasitls__arena *results,
-                       bool nested, wasitls_error *err)
+                       wasitls_cval *result, bool *has_result, wasitls__arena *results, bool nested,
+                       wasitls_error *err)
 {
     const wasitls__ctype *ft = f->type;
     *has_result = false;
@@ -1805,14 +1798,16 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
         call.arena = results; /* the result must outlive this call */
         int rc = f->hf->fn(&call, f->hf->env, args, nargs, ft->t ? result : NULL);
         if (rc)
-            return wasitls_error_set(err, rc, "%s", call.err.msg[0] ? call.err.msg : wasitls_strerror(rc));
+            return wasitls_error_set(err, rc, "%s",
+                                     call.err.msg[0] ? call.err.msg : wasitls_strerror(rc));
         *has_result = ft->t != NULL;
         return 0;
     }
     if (ci->trapped)
         return wasitls_error_set(err, WASITLS_E_TRAP, "the component instance trapped earlier");
     if (ci->task && !nested) /* the host may not call in while a guest call is running */
-        return wasitls_error_set(err, WASITLS_E_TRAP, "component instance re-entered during a call");
+        return wasitls_error_set(err, WASITLS_E_TRAP,
+                                 "component instance re-entered during a call");
     wasitls__task task = {0, ci->task};
     wasitls_ccall call;
     ccall_init(&call, ci);
@@ -1828,16 +1823,16 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     for (uint32_t i = 0; i < ft->n; i++)
         if (!wasitls__canon_fits(ft->elems[i], &args[i], 0)) {
             wasitls__arena_free(&call.own_arena);
-            return wasitls_error_set(err, WASITLS_E_INVAL, "%s: argument %u does not fit its type %s",
-                                     f->name, i, wasitls__ct_kind_name(ft->elems[i]->kind));
+            return wasitls_error_set(err, WASITLS_E_INVAL,
+                                     "%s: argument %u does not fit its type %s", f->name, i,
+                                     wasitls__ct_kind_name(ft->elems[i]->kind));
         }
     ci->task = &task;
     if ((rc = wasitls__lower_flat_values(&cx, ft->elems, ft->n, WASITLS__MAX_FLAT_PARAMS, args,
                                          vals, &nv, NULL)))
         goto Exit;
     if ((rc = wasitls_extern_call(&f->core.ext, vals, nv, res, nr, err))) {
-        if (rc == WASITLS_E_TRAP || rc == WASITLS_E_EXHAUSTION)
-            ci->trapped = true;
+        if (rc == WASITLS_E_TRAP || rc == WASITLS_E_EXHAUSTION) ci->trapped = true;
         goto Exit;
     }
     if (ft->t) {
@@ -1879,19 +1874,15 @@ static bool name_matches(const char *have, const char *want, size_t wl)
     size_t hb, wb, hvl, wvl;
     const char *hv, *wv;
     char wbuf[512];
-    if (wl >= sizeof wbuf)
-        return false;
+    if (wl >= sizeof wbuf) return false;
     memcpy(wbuf, want, wl);
     wbuf[wl] = 0;
-    if (strcmp(have, wbuf) == 0)
-        return true;
+    if (strcmp(have, wbuf) == 0) return true;
     wasitls__split_version(have, &hb, &hv, &hvl);
     wasitls__split_version(wbuf, &wb, &wv, &wvl);
-    if (hb != wb || memcmp(have, wbuf, hb) != 0 || !hv || !wv)
-        return false;
+    if (hb != wb || memcmp(have, wbuf, hb) != 0 || !hv || !wv) return false;
     wasitls__semver a, b;
-    if (!wasitls__semver_parse(hv, hvl, &a) || !wasitls__semver_parse(wv, wvl, &b))
-        return false;
+    if (!wasitls__semver_parse(hv, hvl, &a) || !wasitls__semver_parse(wv, wvl, &b)) return false;
     a.text = hv;
     b.text = wv;
     return wasitls__semver_compatible(&b, &a);
@@ -1902,11 +1893,9 @@ int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitl
 {
     wasitls_error_clear(err);
     bool dummy;
-    if (!has_result)
-        has_result = &dummy;
+    if (!has_result) has_result = &dummy;
     *has_result = false;
-    if (!ci || !name)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no instance or name");
+    if (!ci || !name) return wasitls_error_set(err, WASITLS_E_INVAL, "no instance or name");
     const char *hash = strchr(name, '#');
     cfunc *f = NULL;
     instval *iv = ci->exports;
@@ -1918,16 +1907,17 @@ int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitl
                 name_matches(iv->names[i], name, (size_t)(hash - name)))
                 found = iv->items[i].p;
         if (!found)
-            return wasitls_error_set(err, WASITLS_E_NOTFOUND, "the component exports no interface `%.*s`",
+            return wasitls_error_set(err, WASITLS_E_NOTFOUND,
+                                     "the component exports no interface `%.*s`",
                                      (int)(hash - name), name);
         iv = found;
         fname = hash + 1;
     }
     for (uint32_t i = 0; i < iv->n && !f; i++)
-        if (iv->items[i].sort == SORT_FUNC && strcmp(iv->names[i], fname) == 0)
-            f = iv->items[i].p;
+        if (iv->items[i].sort == SORT_FUNC && strcmp(iv->names[i], fname) == 0) f = iv->items[i].p;
     if (!f)
-        return wasitls_error_set(err, WASITLS_E_NOTFOUND, "the component exports no function `%s`", name);
+        return wasitls_error_set(err, WASITLS_E_NOTFOUND, "the component exports no function `%s`",
+                                 name);
     wasitls__arena_rewind(&ci->results);
     if (!result && f->type->t) {
         static wasitls_cval sink;
@@ -1955,13 +1945,13 @@ int wasitls_ccall_guest_bytes(wasitls_ccall *call, size_t len, bool as_string, u
     if (!cx || !cx->realloc)
         return wasitls_ccall_trap(call, "guest_bytes: the guest gave no realloc for this call");
     if (len > WASITLS__MAX_BYTE_LENGTH)
-        return wasitls_ccall_trap(call, "guest_bytes: %zu bytes exceed the canonical ABI limit", len);
+        return wasitls_ccall_trap(call, "guest_bytes: %zu bytes exceed the canonical ABI limit",
+                                  len);
     if (cx->gb_n >= 16)
         return wasitls_ccall_trap(call, "guest_bytes: too many buffers in one call");
     uint32_t addr;
     int rc = cx->realloc(cx, 0, 0, 1, (uint32_t)len, &addr);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     wasitls__canon_refresh(cx);
     if (addr > cx->len || len > cx->len - addr)
         return wasitls_ccall_trap(call, "guest realloc returned an out-of-bounds buffer");
@@ -1998,7 +1988,8 @@ int wasitls_cinstance_drop(wasitls_cinstance *ci, const wasitls_cval *own, wasit
         return wasitls_error_set(err, WASITLS_E_INVAL, "not an own handle");
     wasitls__handle *h = wasitls__htable_get(&ci->host_handles, own->of.res.handle);
     if (!h)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no such resource handle %u", own->of.res.handle);
+        return wasitls_error_set(err, WASITLS_E_INVAL, "no such resource handle %u",
+                                 own->of.res.handle);
     const wasitls__ctype *rt = h->rt;
     uint64_t rep = h->rep;
     wasitls__htable_remove(&ci->host_handles, own->of.res.handle);
@@ -2006,8 +1997,7 @@ int wasitls_cinstance_drop(wasitls_cinstance *ci, const wasitls_cval *own, wasit
         wasitls_val a = {.kind = WASITLS_I32};
         a.of.i32 = (uint32_t)rep;
         int rc = wasitls_extern_call(&rt->res->guest_dtor, &a, 1, NULL, 0, err);
-        if (rc && (rc == WASITLS_E_TRAP || rc == WASITLS_E_EXHAUSTION))
-            ci->trapped = true;
+        if (rc && (rc == WASITLS_E_TRAP || rc == WASITLS_E_EXHAUSTION)) ci->trapped = true;
         return rc;
     }
     return 0;

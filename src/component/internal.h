@@ -22,13 +22,13 @@
 
 /* ---- hard limits (loader) ---- */
 #define WASITLS__MAX_COMPONENT_BYTES (1u << 30)
-#define WASITLS__MAX_ITEMS 100000u     /* entries of any one section / vector */
-#define WASITLS__MAX_SPACE 1000000u    /* entries of any one index space */
-#define WASITLS__MAX_NESTING 16u       /* nested components / type declarators */
-#define WASITLS__MAX_TYPE_DEPTH 64u    /* nesting of value types */
-#define WASITLS__MAX_FIELDS 10000u     /* fields / cases / params / labels of one type */
+#define WASITLS__MAX_ITEMS 100000u  /* entries of any one section / vector */
+#define WASITLS__MAX_SPACE 1000000u /* entries of any one index space */
+#define WASITLS__MAX_NESTING 16u    /* nested components / type declarators */
+#define WASITLS__MAX_TYPE_DEPTH 64u /* nesting of value types */
+#define WASITLS__MAX_FIELDS 10000u  /* fields / cases / params / labels of one type */
 #define WASITLS__MAX_HANDLES (1u << 20)
-#define WASITLS__MAX_INSTANCES 1000u   /* core + component instances made by one instantiation */
+#define WASITLS__MAX_INSTANCES 1000u /* core + component instances made by one instantiation */
 #define WASITLS__MAX_BYTE_LENGTH ((1u << 28) - 1) /* canonical ABI: strings and lists */
 /* Host memory for the values of one call (a guest can describe 2^28 bools in guest memory,
  * which would be 8 GiB of wasitls_cval): beyond this, lifting traps the guest. */
@@ -69,12 +69,33 @@ void wasitls__vec_free(wasitls__vec *v);
 
 typedef enum wasitls__ctkind {
     CT_BOOL,
-    CT_S8, CT_U8, CT_S16, CT_U16, CT_S32, CT_U32, CT_S64, CT_U64,
-    CT_F32, CT_F64, CT_CHAR, CT_STRING,
-    CT_LIST, CT_RECORD, CT_TUPLE, CT_VARIANT, CT_ENUM, CT_OPTION, CT_RESULT, CT_FLAGS,
-    CT_OWN, CT_BORROW,
+    CT_S8,
+    CT_U8,
+    CT_S16,
+    CT_U16,
+    CT_S32,
+    CT_U32,
+    CT_S64,
+    CT_U64,
+    CT_F32,
+    CT_F64,
+    CT_CHAR,
+    CT_STRING,
+    CT_LIST,
+    CT_RECORD,
+    CT_TUPLE,
+    CT_VARIANT,
+    CT_ENUM,
+    CT_OPTION,
+    CT_RESULT,
+    CT_FLAGS,
+    CT_OWN,
+    CT_BORROW,
     /* not value types: */
-    CT_RESOURCE, CT_FUNC, CT_INSTANCE, CT_COMPONENT,
+    CT_RESOURCE,
+    CT_FUNC,
+    CT_INSTANCE,
+    CT_COMPONENT,
 } wasitls__ctkind;
 #define CT_IS_VALUE(k) ((k) <= CT_BORROW)
 
@@ -99,27 +120,27 @@ struct wasitls__cinst;
 struct wasitls__resinfo {
     uint8_t origin; /* wasitls__resorigin */
     const char *name;
-    const char *iface;           /* RES_HOST: full interface name */
-    wasitls_cdtor host_dtor;     /* RES_HOST, set by wasitls_linker_resource */
+    const char *iface;       /* RES_HOST: full interface name */
+    wasitls_cdtor host_dtor; /* RES_HOST, set by wasitls_linker_resource */
     void *host_env;
-    bool host_defined;           /* wasitls_linker_resource was called */
-    struct wasitls__cinst *owner;/* RES_GUEST */
-    wasitls_extern guest_dtor;   /* RES_GUEST, when has_dtor */
+    bool host_defined;            /* wasitls_linker_resource was called */
+    struct wasitls__cinst *owner; /* RES_GUEST */
+    wasitls_extern guest_dtor;    /* RES_GUEST, when has_dtor */
     bool has_dtor;
-    uint32_t id;                 /* for messages */
+    uint32_t id; /* for messages */
 };
 
 struct wasitls__ctype {
-    uint8_t kind;       /* wasitls__ctkind */
-    bool has_result;    /* FUNC */
-    bool has_borrow;    /* value type transitively contains borrow */
-    uint32_t n;         /* fields / cases / labels / params / exports */
-    const char **names; /* labels; params names; export names */
+    uint8_t kind;           /* wasitls__ctkind */
+    bool has_result;        /* FUNC */
+    bool has_borrow;        /* value type transitively contains borrow */
+    uint32_t n;             /* fields / cases / labels / params / exports */
+    const char **names;     /* labels; params names; export names */
     wasitls__ctype **elems; /* field, case payload (NULL = none), tuple item, param, export type */
-    uint8_t *sorts;     /* INSTANCE: wasitls__sort of each export */
-    wasitls__ctype *t;  /* LIST elem, OPTION payload, RESULT ok (may be NULL), OWN/BORROW resource,
-                           FUNC result (NULL = none) */
-    wasitls__ctype *e;  /* RESULT err (may be NULL) */
+    uint8_t *sorts;         /* INSTANCE: wasitls__sort of each export */
+    wasitls__ctype *t; /* LIST elem, OPTION payload, RESULT ok (may be NULL), OWN/BORROW resource,
+                          FUNC result (NULL = none) */
+    wasitls__ctype *e; /* RESULT err (may be NULL) */
     struct wasitls__resinfo *res; /* RESOURCE */
     /* canonical ABI (value types): elem size, alignment and flattening. nflat may exceed 16;
        flat[] then holds only the first 16 (such values always travel through memory). */
@@ -161,8 +182,8 @@ bool wasitls__ct_match(const wasitls__ctype *g, const wasitls__ctype *h, const w
 
 typedef struct wasitls__semver {
     uint64_t major, minor, patch;
-    bool has;      /* a version was given */
-    bool pre;      /* has a prerelease part */
+    bool has; /* a version was given */
+    bool pre; /* has a prerelease part */
     const char *text;
 } wasitls__semver;
 bool wasitls__semver_parse(const char *s, size_t len, wasitls__semver *out);
@@ -172,15 +193,15 @@ void wasitls__split_version(const char *name, size_t *baselen, const char **ver,
 bool wasitls__semver_compatible(const wasitls__semver *want, const wasitls__semver *have);
 
 typedef struct wasitls__hfunc {
-    const char *name;       /* "f", "[method]r.m" */
-    wasitls__ctype *type;   /* FUNC */
-    wasitls_cfunc fn;       /* NULL until defined */
+    const char *name;     /* "f", "[method]r.m" */
+    wasitls__ctype *type; /* FUNC */
+    wasitls_cfunc fn;     /* NULL until defined */
     void *env;
 } wasitls__hfunc;
 
 typedef struct wasitls__iface {
-    const char *full;   /* "ns:pkg/iface@ver" */
-    const char *base;   /* "ns:pkg/iface" */
+    const char *full; /* "ns:pkg/iface@ver" */
+    const char *base; /* "ns:pkg/iface" */
     wasitls__semver ver;
     uint32_t ntypes, nfuncs;
     const char **type_names;
@@ -212,8 +233,20 @@ typedef struct wasitls__valtype {
 
 enum wasitls__tdkind {
     TD_VALTYPE, /* a primitive as a defvaltype */
-    TD_RECORD, TD_VARIANT, TD_LIST, TD_TUPLE, TD_FLAGS, TD_ENUM, TD_OPTION, TD_RESULT,
-    TD_OWN, TD_BORROW, TD_FUNC, TD_RESOURCE, TD_INSTANCE, TD_COMPONENT,
+    TD_RECORD,
+    TD_VARIANT,
+    TD_LIST,
+    TD_TUPLE,
+    TD_FLAGS,
+    TD_ENUM,
+    TD_OPTION,
+    TD_RESULT,
+    TD_OWN,
+    TD_BORROW,
+    TD_FUNC,
+    TD_RESOURCE,
+    TD_INSTANCE,
+    TD_COMPONENT,
 };
 
 typedef struct wasitls__decl wasitls__decl;
@@ -221,14 +254,14 @@ typedef struct wasitls__tdef {
     uint8_t kind;
     uint32_t n;
     const char **names;
-    wasitls__valtype *vts;   /* fields, payloads (prim 0xfe = none), tuple items, params */
-    wasitls__valtype a, b;   /* list/option elem, result ok/err (0xfe none), func result, prim */
+    wasitls__valtype *vts; /* fields, payloads (prim 0xfe = none), tuple items, params */
+    wasitls__valtype a, b; /* list/option elem, result ok/err (0xfe none), func result, prim */
     bool has_a, has_b;
-    uint32_t idx;            /* own/borrow type index */
+    uint32_t idx; /* own/borrow type index */
     /* RESOURCE */
     uint8_t rep;
     bool has_dtor;
-    uint32_t dtor;           /* core func index */
+    uint32_t dtor; /* core func index */
     /* INSTANCE / COMPONENT declarators */
     wasitls__decl *decls;
     uint32_t ndecls;
@@ -236,22 +269,27 @@ typedef struct wasitls__tdef {
 } wasitls__tdef;
 
 enum wasitls__declkind {
-    DECL_CORE_TYPE, DECL_TYPE, DECL_ALIAS_OUTER, DECL_ALIAS_EXPORT, DECL_EXPORT, DECL_IMPORT
+    DECL_CORE_TYPE,
+    DECL_TYPE,
+    DECL_ALIAS_OUTER,
+    DECL_ALIAS_EXPORT,
+    DECL_EXPORT,
+    DECL_IMPORT
 };
 /* externtype: sort + index, or type bound */
 typedef struct wasitls__externtype {
-    uint8_t sort;   /* SORT_* (SORT_CORE_MODULE for core module) */
-    uint8_t bound;  /* SORT_TYPE: 0 = eq idx, 1 = sub resource */
+    uint8_t sort;  /* SORT_* (SORT_CORE_MODULE for core module) */
+    uint8_t bound; /* SORT_TYPE: 0 = eq idx, 1 = sub resource */
     uint32_t idx;
 } wasitls__externtype;
 
 struct wasitls__decl {
     uint8_t kind;
     int64_t offset;
-    wasitls__tdef *type;     /* DECL_TYPE */
-    uint8_t sort;            /* alias sort */
-    uint32_t ct, idx;        /* outer alias; export alias: idx = instance */
-    const char *name;        /* export / import / alias name */
+    wasitls__tdef *type; /* DECL_TYPE */
+    uint8_t sort;        /* alias sort */
+    uint32_t ct, idx;    /* outer alias; export alias: idx = instance */
+    const char *name;    /* export / import / alias name */
     wasitls__externtype et;
 };
 
@@ -279,8 +317,8 @@ enum wasitls__defkind {
 /* A (name, sort, index) triple: instantiate args and inline exports. */
 typedef struct wasitls__arg {
     const char *name;
-    uint8_t sort;   /* core: core sort (0 func 1 table 2 memory 3 global 0x11 module 0x12 instance);
-                       component: SORT_* or 0x80 | core sort for core items */
+    uint8_t sort; /* core: core sort (0 func 1 table 2 memory 3 global 0x11 module 0x12 instance);
+                     component: SORT_* or 0x80 | core sort for core items */
     uint32_t idx;
 } wasitls__arg;
 
@@ -294,18 +332,18 @@ typedef struct wasitls__component wasitls__component;
 typedef struct wasitls__def {
     uint8_t kind;
     int64_t offset;
-    uint32_t idx;            /* module / component index; canon func; resource type; alias inst */
+    uint32_t idx; /* module / component index; canon func; resource type; alias inst */
     uint32_t n;
-    wasitls__arg *args;      /* instantiate args / inline exports */
-    uint8_t sort;            /* alias sort: SORT_* or 0x80|core sort */
-    uint32_t ct;             /* outer alias count */
-    const char *name;        /* alias / import / export name */
-    wasitls__tdef *type;     /* DEF_TYPE */
-    wasitls__copts opts;     /* canon */
-    uint32_t type_idx;       /* canon lift func type */
-    wasitls__externtype et;  /* import; export ascription when has_et */
+    wasitls__arg *args;     /* instantiate args / inline exports */
+    uint8_t sort;           /* alias sort: SORT_* or 0x80|core sort */
+    uint32_t ct;            /* outer alias count */
+    const char *name;       /* alias / import / export name */
+    wasitls__tdef *type;    /* DEF_TYPE */
+    wasitls__copts opts;    /* canon */
+    uint32_t type_idx;      /* canon lift func type */
+    wasitls__externtype et; /* import; export ascription when has_et */
     bool has_et;
-    wasitls__arg target;     /* export: what is exported */
+    wasitls__arg target; /* export: what is exported */
 } wasitls__def;
 
 struct wasitls__component {
@@ -313,9 +351,9 @@ struct wasitls__component {
     wasitls__def *defs;
     uint32_t ndefs;
     /* core modules (bytes are views into the input until compiled) */
-    wasitls__vec modules;    /* wasitls_module* once compiled */
-    wasitls__vec mod_bytes;  /* struct { const uint8_t *p; size_t n; int64_t off; } */
-    wasitls__vec comps;      /* wasitls__component* (nested definitions) */
+    wasitls__vec modules;   /* wasitls_module* once compiled */
+    wasitls__vec mod_bytes; /* struct { const uint8_t *p; size_t n; int64_t off; } */
+    wasitls__vec comps;     /* wasitls__component* (nested definitions) */
     uint32_t depth;
 };
 
@@ -342,16 +380,16 @@ struct wasitls_component {
 
 typedef struct wasitls__canon wasitls__canon;
 struct wasitls__canon {
-    uint8_t enc;                  /* string encoding */
-    wasitls_memory *mem;          /* NULL: base/len are a plain buffer (tests) */
+    uint8_t enc;         /* string encoding */
+    wasitls_memory *mem; /* NULL: base/len are a plain buffer (tests) */
     uint8_t *base;
     uint64_t len;
     /* guest allocation (realloc); returns 0 and *out, or a trap code */
-    int (*realloc)(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint32_t align,
-                   uint32_t newsz, uint32_t *out);
+    int (*realloc)(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint32_t align, uint32_t newsz,
+                   uint32_t *out);
     void *realloc_ctx;
-    wasitls__arena *arena;        /* lifted values */
-    bool copy;                    /* lifted strings/bytes: copy into arena (else views) */
+    wasitls__arena *arena; /* lifted values */
+    bool copy;             /* lifted strings/bytes: copy into arena (else views) */
     /* handles */
     int (*lift_handle)(wasitls__canon *cx, const wasitls__ctype *t, uint32_t h, wasitls_cval *out);
     int (*lower_handle)(wasitls__canon *cx, const wasitls__ctype *t, const wasitls_cval *v,
@@ -398,7 +436,7 @@ typedef struct wasitls__handle {
     uint64_t rep;             /* host pointer (RES_HOST) or i32 rep */
     uint32_t lends;
     bool own;
-    wasitls__task *scope;     /* borrow handles: the task that lent it */
+    wasitls__task *scope; /* borrow handles: the task that lent it */
     uint32_t next_free;
 } wasitls__handle;
 

@@ -8,8 +8,7 @@
 int wasitls_linker_new(wasitls_linker **out)
 {
     wasitls_linker *l = calloc(1, sizeof(*l));
-    if (!l)
-        return WASITLS_E_NOMEM;
+    if (!l) return WASITLS_E_NOMEM;
     wasitls__arena_init(&l->arena);
     wasitls__vec_init(&l->ifaces, sizeof(wasitls__iface *));
     wasitls__vec_init(&l->hints, sizeof(const char *));
@@ -19,8 +18,7 @@ int wasitls_linker_new(wasitls_linker **out)
 
 void wasitls_linker_free(wasitls_linker *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     wasitls__vec_free(&l->ifaces);
     wasitls__vec_free(&l->hints);
     wasitls__arena_free(&l->arena);
@@ -29,8 +27,7 @@ void wasitls_linker_free(wasitls_linker *l)
 
 int wasitls_linker_add_wit(wasitls_linker *l, const char *wit, size_t len, wasitls_error *err)
 {
-    if (!l || !wit)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no linker or WIT text");
+    if (!l || !wit) return wasitls_error_set(err, WASITLS_E_INVAL, "no linker or WIT text");
     return wasitls__wit_parse(l, wit, len, err);
 }
 
@@ -39,14 +36,11 @@ int wasitls_linker_add_wit(wasitls_linker *l, const char *wit, size_t len, wasit
 static bool num(const char **p, const char *end, uint64_t *out)
 {
     const char *s = *p;
-    if (s >= end || *s < '0' || *s > '9')
-        return false;
-    if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9')
-        return false; /* no leading zeros */
+    if (s >= end || *s < '0' || *s > '9') return false;
+    if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9') return false; /* no leading zeros */
     uint64_t v = 0;
     while (s < end && *s >= '0' && *s <= '9') {
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
+        if (v > (UINT64_MAX - 9) / 10) return false;
         v = v * 10 + (uint64_t)(*s - '0');
         s++;
     }
@@ -63,8 +57,7 @@ bool wasitls__semver_parse(const char *s, size_t len, wasitls__semver *out)
         p >= end || *p++ != '.' || !num(&p, end, &out->patch))
         return false;
     if (p < end) {
-        if (*p != '-' && *p != '+')
-            return false;
+        if (*p != '-' && *p != '+') return false;
         out->pre = *p == '-';
         for (const char *q = p + 1; q < end; q++) {
             char c = *q;
@@ -72,8 +65,7 @@ bool wasitls__semver_parse(const char *s, size_t len, wasitls__semver *out)
                   c == '-' || c == '.' || c == '+'))
                 return false;
         }
-        if (p + 1 >= end)
-            return false;
+        if (p + 1 >= end) return false;
     }
     out->has = true;
     out->text = s;
@@ -96,28 +88,21 @@ void wasitls__split_version(const char *name, size_t *baselen, const char **ver,
 
 bool wasitls__semver_compatible(const wasitls__semver *want, const wasitls__semver *have)
 {
-    if (!want->has || !have->has)
-        return !want->has && !have->has;
+    if (!want->has || !have->has) return !want->has && !have->has;
     if (want->pre || have->pre) /* prereleases: exactly that version */
         return want->major == have->major && want->minor == have->minor &&
                want->patch == have->patch && strcmp(want->text, have->text) == 0;
-    if (want->major != have->major)
-        return false;
-    if (want->major == 0 && want->minor != have->minor)
-        return false;
-    if (want->major == 0 && want->minor == 0 && want->patch != have->patch)
-        return false;
+    if (want->major != have->major) return false;
+    if (want->major == 0 && want->minor != have->minor) return false;
+    if (want->major == 0 && want->minor == 0 && want->patch != have->patch) return false;
     return true;
 }
 
 static int semver_cmp(const wasitls__semver *a, const wasitls__semver *b)
 {
-    if (a->major != b->major)
-        return a->major < b->major ? -1 : 1;
-    if (a->minor != b->minor)
-        return a->minor < b->minor ? -1 : 1;
-    if (a->patch != b->patch)
-        return a->patch < b->patch ? -1 : 1;
+    if (a->major != b->major) return a->major < b->major ? -1 : 1;
+    if (a->minor != b->minor) return a->minor < b->minor ? -1 : 1;
+    if (a->patch != b->patch) return a->patch < b->patch ? -1 : 1;
     return 0;
 }
 
@@ -129,8 +114,7 @@ wasitls__iface *wasitls__linker_find(wasitls_linker *l, const char *name, size_t
     char vbuf[128];
     if (at) {
         size_t vl = len - bl - 1;
-        if (vl >= sizeof(vbuf) || !wasitls__semver_parse(at + 1, vl, &want))
-            return NULL;
+        if (vl >= sizeof(vbuf) || !wasitls__semver_parse(at + 1, vl, &want)) return NULL;
         memcpy(vbuf, at + 1, vl);
         vbuf[vl] = 0;
         want.text = vbuf;
@@ -138,12 +122,9 @@ wasitls__iface *wasitls__linker_find(wasitls_linker *l, const char *name, size_t
     wasitls__iface *best = NULL;
     for (size_t i = 0; i < l->ifaces.len; i++) {
         wasitls__iface *it = WASITLS__VEC_AT(&l->ifaces, wasitls__iface *, i);
-        if (strlen(it->base) != bl || memcmp(it->base, name, bl) != 0)
-            continue;
-        if (!wasitls__semver_compatible(&want, &it->ver))
-            continue;
-        if (!best || semver_cmp(&it->ver, &best->ver) > 0)
-            best = it;
+        if (strlen(it->base) != bl || memcmp(it->base, name, bl) != 0) continue;
+        if (!wasitls__semver_compatible(&want, &it->ver)) continue;
+        if (!best || semver_cmp(&it->ver, &best->ver) > 0) best = it;
     }
     return best;
 }
@@ -151,8 +132,7 @@ wasitls__iface *wasitls__linker_find(wasitls_linker *l, const char *name, size_t
 int wasitls__linker_add_iface(wasitls_linker *l, wasitls__iface *it, wasitls_error *err)
 {
     wasitls__iface **slot = wasitls__vec_push(&l->ifaces);
-    if (!slot)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!slot) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     *slot = it;
     return 0;
 }
@@ -161,8 +141,7 @@ static wasitls__iface *find_exact(wasitls_linker *l, const char *iface)
 {
     for (size_t i = 0; i < l->ifaces.len; i++) {
         wasitls__iface *it = WASITLS__VEC_AT(&l->ifaces, wasitls__iface *, i);
-        if (strcmp(it->full, iface) == 0)
-            return it;
+        if (strcmp(it->full, iface) == 0) return it;
     }
     return wasitls__linker_find(l, iface, strlen(iface));
 }
@@ -214,13 +193,11 @@ int wasitls_linker_resource(wasitls_linker *l, const char *iface, const char *re
 
 int wasitls_linker_hint(wasitls_linker *l, const char *prefix, const char *hint)
 {
-    if (!l || !prefix || !hint)
-        return WASITLS_E_INVAL;
+    if (!l || !prefix || !hint) return WASITLS_E_INVAL;
     const char *p = wasitls__arena_strndup(&l->arena, prefix, strlen(prefix));
     const char *h = wasitls__arena_strndup(&l->arena, hint, strlen(hint));
     const char **a, **b;
-    if (!p || !h || !(a = wasitls__vec_push(&l->hints)))
-        return WASITLS_E_NOMEM;
+    if (!p || !h || !(a = wasitls__vec_push(&l->hints))) return WASITLS_E_NOMEM;
     *a = p;
     if (!(b = wasitls__vec_push(&l->hints))) {
         l->hints.len--;

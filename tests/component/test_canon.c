@@ -20,8 +20,7 @@ static int bump(wasitls__canon *cx, uint32_t old, uint32_t oldsz, uint32_t align
     }
     brk = (brk + align - 1) / align * align;
     *out = brk;
-    if (old && oldsz)
-        memmove(mem + brk, mem + old, oldsz);
+    if (old && oldsz) memmove(mem + brk, mem + old, oldsz);
     brk += newsz;
     return 0;
 }
@@ -141,8 +140,8 @@ static void roundtrip(void)
     wasitls__ctype *lst = mk1(CT_LIST, P(CT_STRING), NULL);
     wasitls__ctype *opt = mk1(CT_OPTION, P(CT_S16), NULL);
     wasitls__ctype *var = mk(CT_VARIANT, 3, "a", NULL, "b", P(CT_F32), "c", lst);
-    wasitls__ctype *rec = mk(CT_RECORD, 5, "name", P(CT_STRING), "opt", opt, "v", var, "ch", P(CT_CHAR),
-                             "bytes", mk1(CT_LIST, P(CT_U8), NULL));
+    wasitls__ctype *rec = mk(CT_RECORD, 5, "name", P(CT_STRING), "opt", opt, "v", var, "ch",
+                             P(CT_CHAR), "bytes", mk1(CT_LIST, P(CT_U8), NULL));
     wasitls_cval items[2] = {S("x"), S("h\xc3\xa9llo")};
     wasitls_cval l = {.kind = WASITLS_CV_LIST};
     l.of.list.items = items;
@@ -166,14 +165,16 @@ static void roundtrip(void)
     wasitls_cval back;
     CHECK_OK(wasitls__canon_load(&cx, 64, rec, &back), &err);
     CHECK(back.kind == WASITLS_CV_RECORD && back.of.list.len == 5);
-    CHECK(back.of.list.items[0].of.str.len == 6 && !memcmp(back.of.list.items[0].of.str.ptr, "record", 6));
-    CHECK(back.of.list.items[1].of.var.tag == 1 && back.of.list.items[1].of.var.payload->of.s == -5);
+    CHECK(back.of.list.items[0].of.str.len == 6 &&
+          !memcmp(back.of.list.items[0].of.str.ptr, "record", 6));
+    CHECK(back.of.list.items[1].of.var.tag == 1 &&
+          back.of.list.items[1].of.var.payload->of.s == -5);
     wasitls_cval *bv = &back.of.list.items[2];
     CHECK(bv->of.var.tag == 2 && bv->of.var.payload->of.list.len == 2);
     CHECK(!memcmp(bv->of.var.payload->of.list.items[1].of.str.ptr, "h\xc3\xa9llo", 6));
     CHECK(back.of.list.items[3].of.ch == 0x1F600);
-    CHECK(back.of.list.items[4].kind == WASITLS_CV_BYTES && back.of.list.items[4].of.bytes.len == 3 &&
-          back.of.list.items[4].of.bytes.ptr[2] == 2);
+    CHECK(back.of.list.items[4].kind == WASITLS_CV_BYTES &&
+          back.of.list.items[4].of.bytes.len == 3 && back.of.list.items[4].of.bytes.ptr[2] == 2);
     /* flat: rec has 2+2+3+1+2 = 10 flat values */
     wasitls_val vals[17];
     size_t n;
@@ -218,8 +219,12 @@ static void strings(void)
     wasitls__arena_init(&arena);
     wasitls__canon cx;
     wasitls__ctype *ts[1] = {P(CT_STRING)};
-    const char *samples[] = {"", "plain ascii", "caf\xc3\xa9 \xc3\xbf", "\xe2\x82\xac uro",
-                             "emoji \xf0\x9f\x98\x80!", "mixed \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"};
+    const char *samples[] = {"",
+                             "plain ascii",
+                             "caf\xc3\xa9 \xc3\xbf",
+                             "\xe2\x82\xac uro",
+                             "emoji \xf0\x9f\x98\x80!",
+                             "mixed \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"};
     for (uint8_t enc = 0; enc < 3; enc++) {
         for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
             cx_init(&cx, enc);
@@ -232,7 +237,8 @@ static void strings(void)
                 bool wide = strstr(samples[i], "\xe2") || strstr(samples[i], "\xf0");
                 CHECK(!!(vals[1].of.i32 & 0x80000000u) == wide);
                 if (!wide)
-                    CHECK(vals[1].of.i32 == (uint32_t)strlen(samples[i]) - (uint32_t)(strstr(samples[i], "\xc3") ? 2 : 0));
+                    CHECK(vals[1].of.i32 == (uint32_t)strlen(samples[i]) -
+                                                (uint32_t)(strstr(samples[i], "\xc3") ? 2 : 0));
             }
             if (enc == 1 && i == 4)
                 CHECK(vals[1].of.i32 == 9); /* "emoji " + surrogate pair + "!" */
@@ -244,7 +250,8 @@ static void strings(void)
     wasitls__arena_free(&arena);
 }
 
-static void expect_trap(wasitls__canon *cx, wasitls__ctype *t, uint32_t a, uint32_t b, const char *needle)
+static void expect_trap(wasitls__canon *cx, wasitls__ctype *t, uint32_t a, uint32_t b,
+                        const char *needle)
 {
     wasitls_val vals[2] = {{.kind = WASITLS_I32}, {.kind = WASITLS_I32}};
     vals[0].of.i32 = a;

@@ -28,11 +28,19 @@ static void add(sb *s, const char *fmt, ...)
 static void fmt(sb *s, const wasitls_cval *v)
 {
     switch (v->kind) {
-    case WASITLS_CV_BOOL: add(s, "%s", v->of.b ? "true" : "false"); break;
-    case WASITLS_CV_S8: case WASITLS_CV_S16: case WASITLS_CV_S32: case WASITLS_CV_S64:
+    case WASITLS_CV_BOOL:
+        add(s, "%s", v->of.b ? "true" : "false");
+        break;
+    case WASITLS_CV_S8:
+    case WASITLS_CV_S16:
+    case WASITLS_CV_S32:
+    case WASITLS_CV_S64:
         add(s, "%lld", (long long)v->of.s);
         break;
-    case WASITLS_CV_U8: case WASITLS_CV_U16: case WASITLS_CV_U32: case WASITLS_CV_U64:
+    case WASITLS_CV_U8:
+    case WASITLS_CV_U16:
+    case WASITLS_CV_U32:
+    case WASITLS_CV_U64:
         add(s, "%llu", (unsigned long long)v->of.u);
         break;
     case WASITLS_CV_F32:
@@ -41,8 +49,7 @@ static void fmt(sb *s, const wasitls_cval *v)
         char tmp[64];
         for (int p = 1; p <= 17; p++) { /* shortest text that reads back the same, as JS prints */
             snprintf(tmp, sizeof tmp, "%.*g", p, d);
-            if (strtod(tmp, NULL) == d)
-                break;
+            if (strtod(tmp, NULL) == d) break;
         }
         add(s, "%s", tmp);
         break;
@@ -73,8 +80,7 @@ static void fmt(sb *s, const wasitls_cval *v)
         const char *c = v->kind == WASITLS_CV_LIST ? "]" : v->kind == WASITLS_CV_RECORD ? "}" : ")";
         add(s, "%s", o);
         for (size_t i = 0; i < v->of.list.len; i++) {
-            if (i)
-                add(s, ",");
+            if (i) add(s, ",");
             fmt(s, &v->of.list.items[i]);
         }
         add(s, "%s", c);
@@ -88,8 +94,12 @@ static void fmt(sb *s, const wasitls_cval *v)
             add(s, ")");
         }
         break;
-    case WASITLS_CV_ENUM: add(s, "e%u", v->of.var.tag); break;
-    case WASITLS_CV_FLAGS: add(s, "f%llu", (unsigned long long)v->of.flags); break;
+    case WASITLS_CV_ENUM:
+        add(s, "e%u", v->of.var.tag);
+        break;
+    case WASITLS_CV_FLAGS:
+        add(s, "f%llu", (unsigned long long)v->of.flags);
+        break;
     case WASITLS_CV_OPTION:
         if (v->of.var.tag == 0) {
             add(s, "none");
@@ -107,7 +117,9 @@ static void fmt(sb *s, const wasitls_cval *v)
             add(s, ")");
         }
         break;
-    default: add(s, "?%u", v->kind); break;
+    default:
+        add(s, "?%u", v->kind);
+        break;
     }
 }
 
@@ -124,7 +136,10 @@ static wasitls_cval I32(int32_t x)
     v.of.s = x;
     return v;
 }
-static wasitls_cval U32(uint32_t x) { return wasitls_cv_u64(WASITLS_CV_U32, x); }
+static wasitls_cval U32(uint32_t x)
+{
+    return wasitls_cv_u64(WASITLS_CV_U32, x);
+}
 static wasitls_cval LIST(wasitls_cval *items, size_t n)
 {
     wasitls_cval v = {.kind = WASITLS_CV_LIST};

@@ -17,7 +17,10 @@ static void put(buf *b, const void *p, size_t n)
     memcpy(b->b + b->n, p, n);
     b->n += n;
 }
-static void byte(buf *b, uint8_t x) { put(b, &x, 1); }
+static void byte(buf *b, uint8_t x)
+{
+    put(b, &x, 1);
+}
 static void leb(buf *b, uint64_t v)
 {
     do {
@@ -31,7 +34,10 @@ static void str(buf *b, const char *s)
     leb(b, strlen(s));
     put(b, s, strlen(s));
 }
-static void header(buf *b) { put(b, "\0asm\x0d\0\1\0", 8); }
+static void header(buf *b)
+{
+    put(b, "\0asm\x0d\0\1\0", 8);
+}
 static void section(buf *b, uint8_t id, const buf *body)
 {
     byte(b, id);
@@ -59,8 +65,9 @@ static void expect(const buf *b, int code, const char *needle, int64_t offset)
     wasitls_error err;
     int rc = parse(b->b, b->n, &err);
     if (rc != code || !strstr(err.msg, needle) || (offset >= 0 && err.offset != offset)) {
-        fprintf(stderr, "rc=%s msg=`%s` offset=%lld; wanted %s `%s` at %lld\n", wasitls_err_name(rc),
-                err.msg, (long long)err.offset, wasitls_err_name(code), needle, (long long)offset);
+        fprintf(stderr, "rc=%s msg=`%s` offset=%lld; wanted %s `%s` at %lld\n",
+                wasitls_err_name(rc), err.msg, (long long)err.offset, wasitls_err_name(code),
+                needle, (long long)offset);
         exit(1);
     }
 }
@@ -281,9 +288,15 @@ static void corrupt_file(const char *path, size_t iterations)
         for (int f = 0; f < flips; f++) {
             size_t at = rnd() % n;
             switch (rnd() % 3) {
-            case 0: m[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
-            case 1: m[at] = (uint8_t)rnd(); break;
-            default: m[at] = 0xff; break;
+            case 0:
+                m[at] ^= (uint8_t)(1u << (rnd() % 8));
+                break;
+            case 1:
+                m[at] = (uint8_t)rnd();
+                break;
+            default:
+                m[at] = 0xff;
+                break;
             }
         }
         if (parse(m, n, &err)) {

@@ -52,7 +52,8 @@ static void hello(void)
     CHECK(strstr(th.out, "arg 0: hello\narg 1: world\n") != NULL);
     CHECK(strstr(th.out, "to stderr") != NULL);
     /* the instance trapped (exit): further calls are refused */
-    CHECK(wasitls_cinstance_call(ci, "wasi:cli/run@0.2.12#run", NULL, 0, &r, &has, &err) == WASITLS_E_TRAP);
+    CHECK(wasitls_cinstance_call(ci, "wasi:cli/run@0.2.12#run", NULL, 0, &r, &has, &err) ==
+          WASITLS_E_TRAP);
     wasitls_cinstance_free(ci);
     CHECK(th.streams_live == 0); /* output streams dropped by the guest or at teardown */
 
@@ -64,10 +65,10 @@ static void hello(void)
     CHECK_OK(wasitls_cinstance_new(c, l, &th, &ci, &err), &err);
     rc = wasitls_cinstance_call(ci, "wasi:cli/run@0.2.12#run", NULL, 0, &r, &has, &err);
     CHECK(rc == 0 || (rc == WASITLS_E_TRAP && th.exit_code == 0));
-    if (rc == 0)
-        CHECK(has && r.kind == WASITLS_CV_RESULT && r.of.var.tag == 0);
+    if (rc == 0) CHECK(has && r.kind == WASITLS_CV_RESULT && r.of.var.tag == 0);
     CHECK(strstr(th.out, "arg 2: again") != NULL);
-    CHECK(wasitls_cinstance_call(ci, "wasi:cli/run@0.3.0#run", NULL, 0, &r, &has, &err) == WASITLS_E_NOTFOUND);
+    CHECK(wasitls_cinstance_call(ci, "wasi:cli/run@0.3.0#run", NULL, 0, &r, &has, &err) ==
+          WASITLS_E_NOTFOUND);
     wasitls_cinstance_free(ci);
     wasitls_component_free(c);
     wasitls_linker_free(l);
@@ -99,23 +100,29 @@ static void link_errors(void)
     it->funcs[0].fn = NULL;
     rc = wasitls_cinstance_new(c, l, &th, &ci, &err);
     printf("%s\n", err.msg);
-    CHECK(rc == WASITLS_E_LINK && strstr(err.msg, "get-stdout") && strstr(err.msg, "not implemented"));
+    CHECK(rc == WASITLS_E_LINK && strstr(err.msg, "get-stdout") &&
+          strstr(err.msg, "not implemented"));
     wasitls_linker_free(l);
 
     /* a host whose WIT disagrees with the guest's import type */
     CHECK(wasitls_linker_new(&l) == 0);
-    const char *wit = "package wasi:cli@0.2.12; interface environment { get-arguments: func() -> list<u8>; }";
+    const char *wit =
+        "package wasi:cli@0.2.12; interface environment { get-arguments: func() -> list<u8>; }";
     CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
-    CHECK_OK(wasitls_linker_func(l, "wasi:cli/environment@0.2.12", "get-arguments", th_unimpl, "x", &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "wasi:cli/environment@0.2.12", "get-arguments", th_unimpl, "x",
+                                 &err),
+             &err);
     rc = wasitls_cinstance_new(c, l, &th, &ci, &err);
     printf("%s\n", err.msg);
-    CHECK(rc == WASITLS_E_TYPE_MISMATCH && strstr(err.msg, "get-arguments") && strstr(err.msg, "string"));
+    CHECK(rc == WASITLS_E_TYPE_MISMATCH && strstr(err.msg, "get-arguments") &&
+          strstr(err.msg, "string"));
     wasitls_linker_free(l);
 
     /* an older minor version on the host side does not serve a newer import... but a newer
      * patch does: covered by the WIT tests; here, a 0.3 host cannot serve 0.2 */
     CHECK(wasitls_linker_new(&l) == 0);
-    wit = "package wasi:cli@0.3.0; interface environment { get-arguments: func() -> list<string>; }";
+    wit =
+        "package wasi:cli@0.3.0; interface environment { get-arguments: func() -> list<string>; }";
     CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
     rc = wasitls_cinstance_new(c, l, &th, &ci, &err);
     CHECK(rc == WASITLS_E_LINK && strstr(err.msg, "does not provide"));
@@ -126,7 +133,8 @@ static void link_errors(void)
 
 /* ---- the resource reactor ---- */
 
-static wasitls_cval call1(wasitls_cinstance *ci, const char *name, const wasitls_cval *args, size_t n)
+static wasitls_cval call1(wasitls_cinstance *ci, const char *name, const wasitls_cval *args,
+                          size_t n)
 {
     wasitls_cval r;
     bool has;
@@ -164,7 +172,8 @@ static void counter(void)
     args[1].of.str.ptr = "c\xc3\xa9";
     args[1].of.str.len = 3;
     wasitls_cval s = call1(ci, CI "[method]counter.describe", args, 2);
-    CHECK(s.kind == WASITLS_CV_STRING && s.of.str.len == 5 && !memcmp(s.of.str.ptr, "c\xc3\xa9=8", 5));
+    CHECK(s.kind == WASITLS_CV_STRING && s.of.str.len == 5 &&
+          !memcmp(s.of.str.ptr, "c\xc3\xa9=8", 5));
     a.of.s = 10;
     wasitls_cval h2 = call1(ci, CI "[constructor]counter", &a, 1);
     CHECK(call1(ci, CI "live", NULL, 0).of.u == 2);
@@ -197,7 +206,8 @@ static void counter(void)
     rc = wasitls_cinstance_call(ci, CI "[method]counter.add", args, 2, &r, &has, &err);
     CHECK(rc == WASITLS_E_INVAL && strstr(err.msg, "does not fit"));
     wasitls_cval big = wasitls_cv_u64(WASITLS_CV_U64, 1ull << 40);
-    CHECK(wasitls_cinstance_call(ci, CI "[constructor]counter", &big, 1, &r, &has, &err) == WASITLS_E_INVAL);
+    CHECK(wasitls_cinstance_call(ci, CI "[constructor]counter", &big, 1, &r, &has, &err) ==
+          WASITLS_E_INVAL);
     CHECK(call1(ci, CI "live", NULL, 0).of.u == 1);
     wasitls_cinstance_free(ci);
     wasitls_component_free(c);
@@ -416,9 +426,12 @@ static void invalid(void)
         int code;
         const char *needle;
     } cases[] = {
-        {"bad_lift.wasm", WASITLS_E_TYPE_MISMATCH, "canon lift: core function type [i32] -> [i32] does not match the lifted type ([i64] -> [i32])"},
+        {"bad_lift.wasm", WASITLS_E_TYPE_MISMATCH,
+         "canon lift: core function type [i32] -> [i32] does not match the lifted type ([i64] -> "
+         "[i32])"},
         {"bad_nomem.wasm", WASITLS_E_INVALID, "needs a memory option"},
-        {"bad_core_import.wasm", WASITLS_E_TYPE_MISMATCH, "function type [i64] -> [] expected, [i32] -> [] given"},
+        {"bad_core_import.wasm", WASITLS_E_TYPE_MISMATCH,
+         "function type [i64] -> [] expected, [i32] -> [] given"},
         {"bad_core_missing.wasm", WASITLS_E_LINK, "import `a` `f`: not exported"},
         {"bad_alias.wasm", WASITLS_E_INVALID, "has no export `nope`"},
         {"bad_own.wasm", WASITLS_E_INVALID, "not a resource"},
@@ -466,8 +479,7 @@ static int echo(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t
         uint8_t *p;
         size_t n = strlen(echoed);
         int rc = wasitls_ccall_guest_bytes(call, n, true, &p, result);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         memcpy(p, echoed, n);
         return 0;
     }
@@ -493,7 +505,8 @@ static void strings(void)
     wasitls_cinstance *ci;
     CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
     const char *fns[] = {"id8", "id16", "id-latin1", "via16", "via8", "via16", "via8"};
-    const char *samples[] = {"", "plain", "h\xc3\xa9llo \xc3\xbf", "x\xe2\x82\xac\xf0\x9f\x98\x80y"};
+    const char *samples[] = {"", "plain", "h\xc3\xa9llo \xc3\xbf",
+                             "x\xe2\x82\xac\xf0\x9f\x98\x80y"};
     for (size_t f = 0; f < 7; f++) {
         echo_guest_bytes = f >= 5;
         for (size_t k = 0; k < 4; k++) {
@@ -504,8 +517,7 @@ static void strings(void)
             wasitls_cval r = call1(ci, fns[f], &a, 1);
             CHECK(r.kind == WASITLS_CV_STRING && r.of.str.len == a.of.str.len);
             CHECK(!memcmp(r.of.str.ptr, samples[k], r.of.str.len));
-            if (fns[f][0] == 'v')
-                CHECK(strcmp(echoed, samples[k]) == 0);
+            if (fns[f][0] == 'v') CHECK(strcmp(echoed, samples[k]) == 0);
         }
     }
     wasitls_cval a = {.kind = WASITLS_CV_STRING};
@@ -638,8 +650,7 @@ static void module_ranges(const uint8_t *b, size_t n, uint8_t *skip)
             shift += 7;
             q++;
         }
-        if (q >= n)
-            return;
+        if (q >= n) return;
         size |= (uint64_t)(b[q] & 0x7f) << shift;
         size_t end = q + 1 + size > n ? n : q + 1 + size;
         if (id == 1 || id == 4) /* core modules, nested components (which hold modules) */
@@ -662,8 +673,9 @@ static void corrupt(void)
     wasitls_engine *e = engine();
     wasitls_linker *l = res_linker();
     wasitls_error err;
-    const char *wit = "package test:host@1.0.0; interface str { echo: func(s: string) -> string; }\n"
-                      "interface calls { tick: func(x: u32) -> u32; feed: func(b: list<u8>) -> u32; }";
+    const char *wit =
+        "package test:host@1.0.0; interface str { echo: func(s: string) -> string; }\n"
+        "interface calls { tick: func(x: u32) -> u32; feed: func(b: list<u8>) -> u32; }";
     CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/str@1.0.0", "echo", pass_str, NULL, &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "tick", tick, NULL, &err), &err);
@@ -680,8 +692,7 @@ static void corrupt(void)
             memcpy(m, orig, n);
             for (int k = 0; k < 1 + (int)(rnd() % 3); k++) {
                 size_t at = rnd() % n;
-                if (skip[at])
-                    continue;
+                if (skip[at]) continue;
                 m[at] = (rnd() & 1) ? (uint8_t)rnd() : (uint8_t)(m[at] ^ (1u << (rnd() % 8)));
             }
             wasitls_component *c;
@@ -699,7 +710,8 @@ static void corrupt(void)
             }
             wasitls_component_free(c);
         }
-        printf("%s: %zu parsed, %zu instantiated of 400 corruptions\n", files[f], parsed, instantiated);
+        printf("%s: %zu parsed, %zu instantiated of 400 corruptions\n", files[f], parsed,
+               instantiated);
         free(m);
         free(skip);
         free(orig);

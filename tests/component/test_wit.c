@@ -57,8 +57,7 @@ static wasitls__hfunc *func(wasitls_linker *l, const char *iface, const char *na
     wasitls__iface *it = wasitls__linker_find(l, iface, strlen(iface));
     CHECK(it != NULL);
     for (uint32_t i = 0; i < it->nfuncs; i++)
-        if (strcmp(it->funcs[i].name, name) == 0)
-            return &it->funcs[i];
+        if (strcmp(it->funcs[i].name, name) == 0) return &it->funcs[i];
     fprintf(stderr, "no %s in %s\n", name, iface);
     exit(1);
 }
@@ -162,7 +161,8 @@ static void errors(void)
     expect_fail("package a:b; interface i { f: func(x: nope); }", "unknown type name `nope`");
     expect_fail("package a:b; interface i { type x = y; type y = x; }", "refers to itself");
     expect_fail("package a:b; interface i { use wasi:io/streams@0.2.0.{x}; }", "not declared");
-    expect_fail("package a:b; interface i { f: func() -> borrow<r>; resource r; }", "borrow in a function result");
+    expect_fail("package a:b; interface i { f: func() -> borrow<r>; resource r; }",
+                "borrow in a function result");
     expect_fail("package a:b; interface i { f: func(x: future<u8>); }", "async types");
     expect_fail("package a:b; interface i { flags f { } }", "flags");
     expect_fail("package a:b; interface i { record r { a: u8, a: u8 } }", "duplicate member");
@@ -174,27 +174,29 @@ static void errors(void)
 
 static void forms(void)
 {
-    const char *t =
-        "/// doc\npackage my:pkg@1.2.3;\n"
-        "@since(version = 1.0.0)\ninterface %interface {\n"
-        "  use other.{r as rr};\n"
-        "  type t = tuple<u8, string, list<option<result<_, u32>>>>;\n"
-        "  variant v { a, b(u64), c(f32), }\n"
-        "  enum e { x, y }\n"
-        "  flags fl { p, q, r }\n"
-        "  record rec { f: t, g: own<rr>, }\n"
-        "  f: func(a: borrow<rr>, b: rr, c: result, d: result<u8>) -> v;\n"
-        "}\n"
-        "interface other { resource r { constructor(x: u32); m: func() -> u32; s: static func(); } }\n"
-        "world w { import %interface; export other; }\n";
+    const char *t = "/// doc\npackage my:pkg@1.2.3;\n"
+                    "@since(version = 1.0.0)\ninterface %interface {\n"
+                    "  use other.{r as rr};\n"
+                    "  type t = tuple<u8, string, list<option<result<_, u32>>>>;\n"
+                    "  variant v { a, b(u64), c(f32), }\n"
+                    "  enum e { x, y }\n"
+                    "  flags fl { p, q, r }\n"
+                    "  record rec { f: t, g: own<rr>, }\n"
+                    "  f: func(a: borrow<rr>, b: rr, c: result, d: result<u8>) -> v;\n"
+                    "}\n"
+                    "interface other { resource r { constructor(x: u32); m: func() -> u32; s: "
+                    "static func(); } }\n"
+                    "world w { import %interface; export other; }\n";
     wasitls_linker *l;
     wasitls_error err;
     wasitls_error_clear(&err);
     CHECK(wasitls_linker_new(&l) == 0);
     CHECK_OK(wasitls_linker_add_wit(l, t, strlen(t), &err), &err);
     wasitls__hfunc *f = func(l, "my:pkg/interface@1.2.3", "f");
-    CHECK(f->type->n == 4 && f->type->elems[0]->kind == CT_BORROW && f->type->elems[1]->kind == CT_OWN);
-    CHECK(f->type->t->kind == CT_VARIANT && f->type->t->nflat == 2 && f->type->t->flat[1] == WASITLS_I64);
+    CHECK(f->type->n == 4 && f->type->elems[0]->kind == CT_BORROW &&
+          f->type->elems[1]->kind == CT_OWN);
+    CHECK(f->type->t->kind == CT_VARIANT && f->type->t->nflat == 2 &&
+          f->type->t->flat[1] == WASITLS_I64);
     CHECK(f->type->elems[2]->kind == CT_RESULT && !f->type->elems[2]->t && !f->type->elems[2]->e);
     wasitls__hfunc *m = func(l, "my:pkg/other@1.2.9", "[method]r.m");
     CHECK(m->type->n == 1 && strcmp(m->type->names[0], "self") == 0);

@@ -40,8 +40,7 @@ static int th_write(wasitls_ccall *call, void *env, const wasitls_cval *args, si
     testhost *th = wasitls_ccall_data(call);
     CHECK(args[0].kind == WASITLS_CV_BORROW && args[1].kind == WASITLS_CV_BYTES);
     size_t n = args[1].of.bytes.len;
-    if (n > sizeof th->out - th->outlen)
-        n = sizeof th->out - th->outlen;
+    if (n > sizeof th->out - th->outlen) n = sizeof th->out - th->outlen;
     memcpy(th->out + th->outlen, args[1].of.bytes.ptr, n);
     th->outlen += n;
     *result = wasitls_cv_var(WASITLS_CV_RESULT, 0, NULL);
@@ -123,7 +122,8 @@ static void th_add_wit(wasitls_linker *l, const char *rel)
     free(b);
 }
 
-static void th_def(wasitls_linker *l, const char *iface, const char *name, wasitls_cfunc fn, void *env)
+static void th_def(wasitls_linker *l, const char *iface, const char *name, wasitls_cfunc fn,
+                   void *env)
 {
     wasitls_error err;
     wasitls_error_clear(&err);
