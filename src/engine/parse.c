@@ -67,13 +67,18 @@ static int limits(wasitls_cursor *c, wasitls_limits *l, bool memory)
 {
     uint8_t flags;
     CHECK(wasitls_cursor_u8(c, &flags));
+    /* In WebAssembly 2.0 these flags are malformed; the message names the proposal that
+     * defines them, which this engine does not support. */
     if (memory && (flags & 0x04)) {
         c->pos--;
-        return unsupported(c, "memory64");
+        return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
+                                   "malformed limits flags 0x%02x: memory64 is not supported", flags);
     }
     if (memory && (flags & 0x02)) {
         c->pos--;
-        return unsupported(c, "threads (shared memory)");
+        return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
+                                   "integer too large: limits flags 0x%02x (shared memories - threads - are not supported)",
+                                   flags);
     }
     if (flags > 1) {
         c->pos--;
@@ -163,7 +168,8 @@ static int memarg(wasitls_cursor *c)
     uint32_t align, off;
     CHECK(wasitls_cursor_leb_u32(c, &align));
     if (align & 0x40)
-        return unsupported(c, "multi-memory");
+        return wasitls_cursor_fail(c, WASITLS_E_INVALID,
+                                   "alignment must not be larger than natural (a memory index in a memarg: multi-memory is not supported)");
     CHECK(wasitls_cursor_leb_u32(c, &off));
     return 0;
 }
@@ -233,7 +239,8 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
             CHECK(wasitls_cursor_u8(c, &b));
             if (b != 0) {
                 c->pos--;
-                return unsupported(c, "multi-memory");
+                return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
+                                           "zero byte expected (memory index %u: multi-memory is not supported)", b);
             }
             break;
         case 0x41:
@@ -467,7 +474,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 }
                 case 4:
                     s.pos--;
-                    return unsupported(&s, "exception handling (tag import)");
+                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                               "malformed import kind 4 (tags: exception handling is not supported)");
                 default:
                     s.pos--;
                     return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed import kind");
@@ -572,7 +580,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                     break;
                 case 4:
                     s.pos--;
-                    return unsupported(&s, "exception handling (tag export)");
+                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                               "malformed export kind 4 (tags: exception handling is not supported)");
                 default:
                     return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed export kind");
                 }
@@ -650,7 +659,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 if (flags == 2) {
                     CHECK(wasitls_cursor_leb_u32(&s, &x));
                     if (x != 0)
-                        return unsupported(&s, "multi-memory");
+                        return wasitls_cursor_fail(&s, WASITLS_E_INVALID,
+                                                   "unknown memory %u (multi-memory is not supported)", x);
                 }
                 if (flags != 1)
                     CHECK(const_expr(&s));
@@ -668,6 +678,28 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
     if (have_datacount && data_count && !ndata)
         return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
                                    "data count and data section have inconsistent lengths");
+    /* wasm2c 1.0.32 aborts on one (module, name) imported twice with different types */
+    for (uint32_t i = 0; i < mi->nimports; i++)
+        for (uint32_t j = 0; j < i; j++) {
+            const wasitls_importdesc *a = &mi->imports[i], *b = &mi->imports[j];
+            if (mi->import_lens[2 * i] != mi->import_lens[2 * j] ||
+                mi->import_lens[2 * i + 1] != mi->import_lens[2 * j + 1] ||
+                memcmp(a->module, b->module, mi->import_lens[2 * i]) ||
+                memcmp(a->name, b->name, mi->import_lens[2 * i + 1]))
+                continue;
+            bool same = a->type.kind == b->type.kind;
+            if (same && a->type.kind == WASITLS_EXTERN_FUNC)
+                same = a->type.func.nparams == b->type.func.nparams &&
+                       a->type.func.nresults == b->type.func.nresults &&
+                       !memcmp(a->type.func.params, b->type.func.params, a->type.func.nparams) &&
+                       !memcmp(a->type.func.results, b->type.func.results, a->type.func.nresults);
+            else if (same && a->type.kind == WASITLS_EXTERN_GLOBAL)
+                same = a->type.global.type == b->type.global.type && a->type.global.mut == b->type.global.mut;
+            if (!same)
+                return wasitls_cursor_fail(c, WASITLS_E_UNSUPPORTED_FEATURE,
+                                           "unsupported: import \"%s\" \"%s\" is declared twice with different types "
+                                           "(the translator cannot express that)", a->module, a->name);
+        }
     if (mi->nmems > 1)
         return wasitls_cursor_fail(c, WASITLS_E_INVALID,
                                    "multiple memories (%u): the multi-memory feature is not supported", mi->nmems);
