@@ -80,6 +80,9 @@ bool wasitls__tls_is_ip(const char *s);
 /* Checks a DNS server name (non-empty, <= 253, labels of [A-Za-z0-9-_] 1..63, no leading or
  * trailing hyphen, optional trailing dot). Fills err when invalid. */
 int wasitls__tls_check_dns_name(const char *s, size_t len, wasitls_error *err);
+/* The name of a TLS alert description (RFC 8446 section 6), e.g. 116 "certificate required";
+ * the same words whichever backend received it. */
+const char *wasitls__tls_alert_name(int desc);
 /* Names of TLS protocol versions for messages ("TLS 1.2"). */
 const char *wasitls__tls_version_str(uint16_t v);
 

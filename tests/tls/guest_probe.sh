@@ -10,6 +10,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 fail() {
   echo "FAIL ($case, $backend): $*" >&2
   echo "--- stdout" >&2; cat "$T/out" >&2
@@ -18,7 +19,8 @@ fail() {
 }
 
 start_peer() { # MODE
-  "$peer" "$1" "$pki/leaf-chain.pem" "$pki/leaf.key" >"$T/port" 2>"$T/peer.err" &
+  # bounded, so that it cannot outlive this script even if the script is killed
+  timeout 110 "$peer" "$1" "$pki/leaf-chain.pem" "$pki/leaf.key" >"$T/port" 2>"$T/peer.err" &
   pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/^PORT //p' "$T/port")

@@ -8,13 +8,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+static void on_alarm(int sig);
 
 int tt_main(int argc, char **argv, const tt_case *cases, size_t n)
 {
@@ -26,6 +26,10 @@ int tt_main(int argc, char **argv, const tt_case *cases, size_t n)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Below every ctest TIMEOUT of this suite, so the servers are stopped by us. */
+    const char *lim = getenv("WASITLS_TEST_LIMIT");
+    signal(SIGALRM, on_alarm);
+    alarm(lim ? (unsigned)atoi(lim) : 50);
     if (!wasitls_tls_backend_available(argv[1])) {
         fprintf(stderr, "backend '%s' is not compiled in or not usable\n", argv[1]);
         return 1;
@@ -217,28 +221,63 @@ wasitls_ostream *tt_pipe_ostream(tt_pipe *p)
 
 /* ---- processes and sockets ---- */
 
+/* Servers this process started: killed if the test runs out of time, and (PDEATHSIG) if the
+ * test process dies however it dies, so no server outlives its test. */
+static pid_t spawned[64];
+
+static void forget(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof spawned / sizeof spawned[0]; i++)
+        if (spawned[i] == pid) spawned[i] = 0;
+}
+
+static void on_alarm(int sig)
+{
+    static const char m[] = "test timed out (internal limit); stopping its servers\n";
+    (void)!write(2, m, sizeof m - 1);
+    for (size_t i = 0; i < sizeof spawned / sizeof spawned[0]; i++)
+        if (spawned[i] > 0) kill(spawned[i], SIGKILL);
+    _exit(1);
+}
+
+pid_t tt_spawn(char *const argv[], int out_fd)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(out_fd >= 0 ? out_fd : null, 1);
+        if (out_fd < 0) dup2(null, 2);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    for (size_t i = 0; i < sizeof spawned / sizeof spawned[0]; i++)
+        if (spawned[i] == 0) {
+            spawned[i] = pid;
+            break;
+        }
+    return pid;
+}
+
 int tt_spawn_server(tt_server *s, char *const argv[], const char *marker)
 {
     int pfd[2];
-    if (pipe(pfd) < 0) return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, pfd[0]);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    int r = posix_spawnp(&s->pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    if (pipe2(pfd, O_CLOEXEC) < 0) return -1;
+    s->pid = tt_spawn(argv, pfd[1]);
     close(pfd[1]);
-    if (r != 0) {
+    if (s->pid < 0) {
         close(pfd[0]);
-        fprintf(stderr, "cannot start %s: %s\n", argv[0], strerror(r));
+        fprintf(stderr, "cannot start %s\n", argv[0]);
         return -1;
     }
     s->out_fd = pfd[0];
     char line[512];
     size_t len = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         struct pollfd p = {pfd[0], POLLIN, 0};
         if (poll(&p, 1, 5000) <= 0) break;
@@ -266,6 +305,7 @@ void tt_stop_server(tt_server *s)
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
         waitpid(s->pid, NULL, 0);
+        forget(s->pid);
         s->pid = 0;
     }
     if (s->out_fd > 0) close(s->out_fd);

@@ -51,6 +51,8 @@ static inline const char *tt_str(const char *s)
 #define CHECK_HAS(msg, word)                                                                       \
     CHECKF(strstr(tt_str(msg), (word)), "expected \"%s\" in: %s", (word), tt_str(msg))
 
+/* Runs the case argv[2] for backend argv[1]. An internal time limit (WASITLS_TEST_LIMIT
+ * seconds, default 50) kills the servers the case started and fails it. */
 int tt_main(int argc, char **argv, const tt_case *cases, size_t n);
 
 /* Path of a file of the test PKI, in a static buffer rotated over 8 slots. */
@@ -89,6 +91,9 @@ typedef struct tt_server {
     int out_fd; /* its stdout (after the port line) */
 } tt_server;
 
+/* Starts argv (searched in PATH) with stdin from /dev/null and stdout to out_fd (-1: stdout
+ * and stderr to /dev/null). The child dies with this process. */
+pid_t tt_spawn(char *const argv[], int out_fd);
 /* Spawns argv (argv[0] searched in PATH) with stdout piped, and waits (5 s at most) for a line
  * containing `marker` followed by a port number ("ACCEPT [::]:" for s_server, "PORT " for
  * tls_peer). */

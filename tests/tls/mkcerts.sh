@@ -9,6 +9,7 @@
 #   notyet-chain.pem    same names, valid from 2090-01-01 (+ notyet.key)
 #   weak-chain.pem      same names, RSA 1024 key (+ weak.key)
 #   self.{pem,key}      self-signed localhost
+#   certdir/            root.pem in a hashed directory (SSL_CERT_DIR)
 #   other-root.pem      "wasitls Other Root CA" (not trusted unless passed); other-chain.pem
 #                       (+ other.key): localhost issued directly by it
 set -euo pipefail
@@ -119,5 +120,10 @@ root "wasitls Other Root CA" other-root.key other-root.pem
 ec_key other.key
 leaf other other.key other-root.pem other-root.key
 cp other.pem other-chain.pem
+
+# A hashed certificate directory holding the test root (for SSL_CERT_DIR).
+mkdir -p certdir
+cp root.pem certdir/wasitls-test-root.pem
+openssl rehash certdir 2>/dev/null || c_rehash certdir >/dev/null
 
 touch .complete

@@ -586,7 +586,28 @@ static int t_damage(const char *be)
     return 0;
 }
 
+/* SSL_CERT_DIR names the system store's directory (a hashed one, as OpenSSL's rehash makes). */
+static int t_cert_dir(const char *be)
+{
+    unsetenv("SSL_CERT_FILE");
+    setenv("SSL_CERT_DIR", tt_pki("certdir"), 1);
+    wasitls_tls_config cfg;
+    wasitls_tls_config_init(&cfg);
+    cfg.backend = be;
+    wasitls_tls_ctx *ctx;
+    wasitls_error err;
+    CHECKF(wasitls_tls_ctx_new(&cfg, &ctx, &err) == 0, "%s", err.msg);
+    if (expect_ok(be, ctx, "leaf-chain.pem", "leaf.key", "localhost", NULL)) return 1;
+    /* and without it, the test root is unknown to the system store */
+    unsetenv("SSL_CERT_DIR");
+    setenv("SSL_CERT_FILE", tt_pki("other-root.pem"), 1);
+    CHECK_OK(wasitls_tls_ctx_new(&cfg, &ctx, &err));
+    return expect_fail(be, ctx, "leaf-chain.pem", "leaf.key", "localhost", WASITLS_E_TLS_VERIFY,
+                       "wasitls Test Root CA", NULL);
+}
+
 static const tt_case cases[] = {
+    {"mem.cert_dir", t_cert_dir},
     {"mem.cross", t_cross},
     {"mem.damage", t_damage},
     {"mem.backends", t_backends},

@@ -12,6 +12,7 @@
  *   bytes1    send a sentence one byte per TLS record, then close_notify
  *   sni       send "sni=<server name received or (none)>\n", then close_notify
  *   starttls  plaintext first: expect "STARTTLS\r\n", answer "READY\r\n", then TLS echo
+ *   needcert  require a client certificate (the client has none: the server sends an alert)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,8 +36,16 @@ static void serve_tls(int fd)
 {
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
-    if (SSL_accept(ssl) != 1) goto done;
-    if (!strcmp(mode, "echo") || !strcmp(mode, "starttls")) {
+    if (!strcmp(mode, "needcert"))
+        SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    if (SSL_accept(ssl) != 1) {
+        /* the alert is out; keep the connection until the client goes */
+        char c;
+        while (read(fd, &c, 1) > 0)
+            ;
+        goto done;
+    }
+    if (!strcmp(mode, "echo") || !strcmp(mode, "starttls") || !strcmp(mode, "needcert")) {
         char buf[65536];
         int n;
         while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)

@@ -522,7 +522,6 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
         return wasitls_error_set(err, WASITLS_E_TLS_VERIFY, "%s", s->verify_msg);
     if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
         gnutls_alert_description_t a = gnutls_alert_get(s->s);
-        const char *name = gnutls_alert_get_name(a);
         if (handshaking && a == GNUTLS_A_PROTOCOL_VERSION)
             return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
                                      "protocol version mismatch: the peer sent alert 'protocol "
@@ -530,14 +529,15 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
                                      vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
                                      vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
         if (handshaking && a == GNUTLS_A_HANDSHAKE_FAILURE)
-            return wasitls_error_set(err, WASITLS_E_TLS_ALERT,
-                                     "the peer sent fatal alert 'handshake failure': it accepts "
-                                     "none of the TLS versions or cipher suites offered (this "
-                                     "side allows %s to %s)",
-                                     vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
-                                     vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
+            return wasitls_error_set(
+                err, WASITLS_E_TLS_ALERT,
+                "the peer sent fatal alert 'handshake failure' during the handshake: it may "
+                "require a client certificate, or accept none of the TLS versions or cipher "
+                "suites offered (this side allows %s to %s)",
+                vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
+                vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
-                                 name ? name : "unknown",
+                                 wasitls__tls_alert_name((int)a),
                                  handshaking ? " during the handshake" : "");
     }
     if (r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET || r == GNUTLS_E_NO_PRIORITIES_WERE_SET ||

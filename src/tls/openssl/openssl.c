@@ -448,12 +448,13 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
         if (handshaking && desc == SSL3_AD_HANDSHAKE_FAILURE)
             return wasitls_error_set(
                 err, WASITLS_E_TLS_ALERT,
-                "the peer sent fatal alert 'handshake failure': it accepts none of the TLS "
-                "versions or cipher suites offered (this side allows %s to %s)",
+                "the peer sent fatal alert 'handshake failure' during the handshake: it may "
+                "require a client certificate, or accept none of the TLS versions or cipher "
+                "suites offered (this side allows %s to %s)",
                 wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
                 wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
-                                 SSL_alert_desc_string_long(s->alert_in),
+                                 wasitls__tls_alert_name(desc),
                                  handshaking ? " during the handshake" : "");
     }
     if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_VERSION_TOO_LOW ||

@@ -15,12 +15,12 @@
 #include "wasitls_guest.h"
 #include "wit.h"
 
-#define EXPECT(cond)                                                                              \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            printf("probe: line %d: expected %s\n", __LINE__, #cond);                             \
-            wasitls_exit(1);                                                                      \
-        }                                                                                         \
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("probe: line %d: expected %s\n", __LINE__, #cond);                              \
+            wasitls_exit(1);                                                                       \
+        }                                                                                          \
     } while (0)
 
 static void tcp_connect(int port, wit_handle *in, wit_handle *out, wit_handle *sock)
@@ -30,16 +30,15 @@ static void tcp_connect(int port, wit_handle *in, wit_handle *out, wit_handle *s
     EXPECT(!s.is_err);
     *sock = s.u.ok;
     struct wit_ret_sock_unit r;
-    wit_tcp_start_connect(*sock, wasitls__network(), WIT_IPV4, port, 127, 0, 0, 1, 0, 0, 0, 0,
-                          0, 0, &r);
+    wit_tcp_start_connect(*sock, wasitls__network(), WIT_IPV4, port, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+                          &r);
     EXPECT(!r.is_err);
     wit_handle p = wit_tcp_subscribe(*sock);
     struct wit_ret_finish_connect f;
     for (;;) {
         wit_pollable_block(p);
         wit_tcp_finish_connect(*sock, &f);
-        if (!f.is_err || f.u.code != 8 /* would-block */)
-            break;
+        if (!f.is_err || f.u.code != 8 /* would-block */) break;
     }
     wit_pollable_drop(p);
     EXPECT(!f.is_err);
