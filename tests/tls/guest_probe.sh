@@ -48,6 +48,12 @@ case "$case" in
     run "${GRANT[@]}" -- api "$port"
     [ "$rc" = 0 ] || fail "exit status $rc"
     has out "probe ok" ;;
+  many)
+    start_peer echo
+    run "${GRANT[@]}" -- many "$port" 100
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "probe: 100 handshakes"
+    has out "probe ok" ;;
   pending)
     start_peer silent
     run "${GRANT[@]}" -- pending "$port"

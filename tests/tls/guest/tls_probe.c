@@ -2,6 +2,7 @@
  * lowers in guest/src/wit.h), to hold the host to the semantics the WIT leaves open.
  *
  *   tls-probe api PORT               against an echo server for "localhost"
+ *   tls-probe many PORT N            N concurrent handshakes polled together, then echoes
  *   tls-probe pending PORT           against a silent server: get is none until the end
  *   tls-probe fail PORT NAME         a handshake that must fail: prints the io-error text
  *   tls-probe future-pollable PORT   drops the future while its pollable lives (host traps)
@@ -172,6 +173,76 @@ static void pending(int port)
     wit_tcp_drop(sock);
 }
 
+/* N handshakes at once in one guest: all futures polled together, then an echo on each. */
+static void many(int port, int n)
+{
+    enum { MAX = 128 };
+    EXPECT(n > 0 && n <= MAX);
+    static wit_handle sock[MAX], fut[MAX], pol[MAX], conn[MAX], tin[MAX], tout[MAX];
+    static int idx[MAX];
+    for (int i = 0; i < n; i++) {
+        wit_handle in, out;
+        tcp_connect(port, &in, &out, &sock[i]);
+        fut[i] = wit_tls_handshake_finish(wit_tls_handshake_new("localhost", 9, in, out));
+        pol[i] = wit_tls_future_subscribe(fut[i]);
+        idx[i] = i;
+    }
+    int live = n;
+    uint64_t t0 = wit_clock_now();
+    while (live > 0) {
+        EXPECT(wit_clock_now() - t0 < 30000000000ull);
+        wit_handle ps[MAX];
+        for (int k = 0; k < live; k++)
+            ps[k] = pol[idx[k]];
+        struct wit_list ready;
+        wit_poll(ps, (uint32_t)live, &ready);
+        const uint32_t *r = ready.ptr;
+        /* remove from the highest index down so the others stay valid */
+        for (uint32_t k = ready.len; k-- > 0;) {
+            int i = idx[r[k]];
+            struct wit_ret_tls_get g;
+            wit_tls_future_get(fut[i], &g);
+            EXPECT(g.is_some && !g.outer.is_err);
+            if (g.outer.inner.is_err) {
+                char msg[512];
+                debug_string(g.outer.inner.u.err, msg, sizeof msg);
+                printf("probe: connection %d: %s\n", i, msg);
+                wasitls_exit(1);
+            }
+            conn[i] = g.outer.inner.u.ok.conn;
+            tin[i] = g.outer.inner.u.ok.in;
+            tout[i] = g.outer.inner.u.ok.out;
+            wit_pollable_drop(pol[i]);
+            wit_tls_future_drop(fut[i]);
+            idx[r[k]] = idx[--live];
+        }
+        free(ready.ptr);
+    }
+    printf("probe: %d handshakes in %.3f s\n", n, (wit_clock_now() - t0) / 1e9);
+    for (int i = 0; i < n; i++) {
+        char text[32];
+        int len = snprintf(text, sizeof text, "connection %d\n", i);
+        struct wit_ret_unit w;
+        wit_output_blocking_write_and_flush(tout[i], text, (uint32_t)len, &w);
+        EXPECT(!w.is_err);
+        char got[32];
+        int have = 0;
+        while (have < len) {
+            struct wit_ret_read rd;
+            wit_input_blocking_read(tin[i], (uint64_t)(len - have), &rd);
+            EXPECT(!rd.is_err);
+            memcpy(got + have, rd.u.ok.ptr, rd.u.ok.len);
+            have += (int)rd.u.ok.len;
+            free(rd.u.ok.ptr);
+        }
+        EXPECT(memcmp(got, text, (size_t)len) == 0);
+        wit_input_drop(tin[i]);
+        wit_output_drop(tout[i]);
+        wit_tls_connection_drop(conn[i]);
+        wit_tcp_drop(sock[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -181,6 +252,8 @@ int main(int argc, char **argv)
     int port = atoi(argv[2]);
     if (!strcmp(argv[1], "api")) {
         api(port);
+    } else if (!strcmp(argv[1], "many") && argc > 3) {
+        many(port, atoi(argv[3]));
     } else if (!strcmp(argv[1], "pending")) {
         pending(port);
     } else if (!strcmp(argv[1], "fail") && argc > 3) {
