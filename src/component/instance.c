@@ -44,6 +44,7 @@ typedef struct cfunc {
     wasitls__hfunc *hf;
     citem core;
     ropts opts;
+    wasitls__htable *ht; /* LIFTED: the callee's handle table */
 } cfunc;
 
 typedef struct item {
@@ -84,10 +85,12 @@ typedef struct frame {
     wasitls__vec comps;                                            /* compval* */
     wasitls__vec insts;                                            /* instval* */
     wasitls__vec exp_names, exp_items;                             /* exports */
+    wasitls__htable *ht; /* this component instance's handle table */
 } frame;
 
 typedef struct lowered {
     struct wasitls_cinstance *ci;
+    wasitls__htable *ht; /* the caller's: where the lowering is defined */
     cfunc *f;
     ropts opts;
     uint32_t nparams; /* core */
@@ -95,6 +98,7 @@ typedef struct lowered {
 } lowered;
 
 typedef struct resfn {
+    wasitls__htable *ht;
     struct wasitls_cinstance *ci;
     wasitls__ctype *rt;
 } resfn;
@@ -111,6 +115,7 @@ struct wasitls_cinstance {
     wasitls__task *task;
     wasitls__arena pool[8]; /* call arenas by nesting depth, reused across calls */
     uint32_t ninstances;    /* made so far (limit) */
+    wasitls__vec tables;    /* wasitls__htable*: those of nested component instances */
     uint32_t depth;
     instval *exports;
     bool trapped;
@@ -125,7 +130,8 @@ struct wasitls_ccall {
     wasitls_error err;
     uint32_t *lends;
     size_t nlends, caplends;
-    bool nested; /* arguments come from another component of this instance, not the host */
+    bool nested;         /* arguments come from another component of this instance, not the host */
+    wasitls__htable *ht; /* the handle table of the guest side of this call */
     const uint8_t *gbh[16];
     uint32_t gbg[16], gbl[16];
 };
@@ -280,13 +286,15 @@ static int mkft(cinst *ci, wasitls_functype *ft, const uint8_t *p, uint32_t np, 
     return 0;
 }
 
-static void frame_init(frame *f, wasitls__component *def, frame *parent, instval *args)
+static void frame_init(frame *f, wasitls__component *def, frame *parent, instval *args,
+                       wasitls__htable *ht)
 {
     memset(f, 0, sizeof(*f));
     f->def = def;
     f->parent = parent;
     f->args = args;
     f->s.frame = f;
+    f->ht = ht;
     f->s.parent = parent ? &parent->s : NULL;
     wasitls__vec_init(&f->s.types, sizeof(void *));
     wasitls__vec_init(&f->s.insts, sizeof(void *));
@@ -634,7 +642,7 @@ static int elaborate(cinst *ci, scope *s, const wasitls__tdef *d, wasitls__ctype
         if (!f) return ierr(ci, WASITLS_E_INVALID, off, "resource type inside a type declarator");
         if (!(t = wasitls__ct_new(a, CT_RESOURCE, 0))) return nomem(ci);
         t->res->origin = RES_GUEST;
-        t->res->owner = (struct wasitls__cinst *)ci;
+        t->res->owner = f->ht;
         t->res->name = "resource";
         if (d->has_dtor) {
             TRY(idx_ok(ci, off, &f->core_funcs, d->dtor, "core function"));
@@ -774,7 +782,7 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
 {
     wasitls_ccall *call = cx->res_ctx;
     cinst *ci = call->ci;
-    wasitls__handle *h = wasitls__htable_get(&ci->handles, i);
+    wasitls__handle *h = wasitls__htable_get(call->ht, i);
     if (!h)
         return trap_in(cx, "invalid handle %u for %s<%s>", i, t->kind == CT_OWN ? "own" : "borrow",
                        rname(t->t));
@@ -790,7 +798,7 @@ static int lift_handle(wasitls__canon *cx, const wasitls__ctype *t, uint32_t i, 
         out->kind = WASITLS_CV_OWN;
         const wasitls__ctype *rt = h->rt;
         uint64_t rep = h->rep;
-        wasitls__htable_remove(&ci->handles, i);
+        wasitls__htable_remove(call->ht, i);
         if (rt->res->origin == RES_GUEST && call->cx && call->cx->copy) {
             /* the host now holds a guest resource: give it a host-side handle */
             wasitls__handle hh = {.rt = rt, .rep = rep, .own = true};
@@ -827,7 +835,7 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
     if (rt->res->origin == RES_GUEST && t->kind == CT_BORROW && call->nested) {
         /* a borrow lifted from another component of this instance: its rep */
         rep = (uint64_t)(uintptr_t)v->of.res.rep;
-        if (rt->res->owner == (struct wasitls__cinst *)ci) {
+        if (rt->res->owner == call->ht) {
             *out = (uint32_t)rep;
             return 0;
         }
@@ -843,9 +851,9 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
             return WASITLS_E_INVAL;
         }
         rep = hh->rep;
-        if (t->kind == CT_OWN)
+        if (t->kind == CT_OWN) {
             wasitls__htable_remove(&ci->host_handles, v->of.res.handle);
-        else {
+        } else if (rt->res->owner == call->ht) {
             *out = (uint32_t)rep; /* a borrow of the callee's own resource is its rep */
             return 0;
         }
@@ -860,7 +868,7 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
         h.scope = ci->task;
         ci->task->num_borrows++;
     }
-    *out = wasitls__htable_add(&ci->handles, &h);
+    *out = wasitls__htable_add(call->ht, &h);
     if (!*out) return trap_in(cx, "too many resource handles");
     return 0;
 }
@@ -868,7 +876,7 @@ static int lower_handle(wasitls__canon *cx, const wasitls__ctype *t, const wasit
 static void release_lends(wasitls_ccall *call)
 {
     for (size_t i = 0; i < call->nlends; i++) {
-        wasitls__handle *h = wasitls__htable_get(&call->ci->handles, call->lends[i]);
+        wasitls__handle *h = wasitls__htable_get(call->ht, call->lends[i]);
         if (h && h->lends) h->lends--;
     }
     call->nlends = 0;
@@ -939,6 +947,7 @@ static void ccall_init(wasitls_ccall *call, cinst *ci)
     call->lends = NULL;
     call->nlends = call->caplends = 0;
     call->nested = false;
+    call->ht = &ci->handles;
 }
 
 /* The host side of a `canon lower`: lift the guest's arguments, call, lower the result. */
@@ -951,6 +960,7 @@ static int lowered_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
     const wasitls__ctype *ft = f->type;
     wasitls_ccall call;
     ccall_init(&call, ci);
+    call.ht = lw->ht;
     wasitls__arena *arena = &call.own_arena;
     if (ci->depth < sizeof ci->pool / sizeof ci->pool[0]) arena = &ci->pool[ci->depth];
     ci->depth++;
@@ -1006,15 +1016,15 @@ Exit:
     return 0;
 }
 
-static int res_drop(cinst *ci, const wasitls__ctype *rt, uint32_t i, wasitls_error *err)
+static int res_drop(wasitls__htable *ht, const wasitls__ctype *rt, uint32_t i, wasitls_error *err)
 {
-    wasitls__handle *h = wasitls__htable_get(&ci->handles, i);
+    wasitls__handle *h = wasitls__htable_get(ht, i);
     if (!h || h->rt != rt)
         return wasitls_error_set(err, WASITLS_E_TRAP, "resource.drop: %u is not a %s handle", i,
                                  rname(rt));
     if (!h->own) {
         if (h->scope && h->scope->num_borrows) h->scope->num_borrows--;
-        wasitls__htable_remove(&ci->handles, i);
+        wasitls__htable_remove(ht, i);
         return 0;
     }
     if (h->lends)
@@ -1030,10 +1040,10 @@ static int res_drop(cinst *ci, const wasitls__ctype *rt, uint32_t i, wasitls_err
                 return wasitls_error_set(err, WASITLS_E_TRAP, "dropping %s: %s", rname(rt),
                                          e.msg[0] ? e.msg : wasitls_strerror(rc));
         }
-        wasitls__htable_remove(&ci->handles, i);
+        wasitls__htable_remove(ht, i);
         return 0;
     }
-    wasitls__htable_remove(&ci->handles, i);
+    wasitls__htable_remove(ht, i);
     if (rt->res->has_dtor) {
         wasitls_val a = {.kind = WASITLS_I32};
         a.of.i32 = (uint32_t)rep;
@@ -1047,7 +1057,7 @@ static int resnew_tramp(wasitls_caller *caller, void *env, const wasitls_val *ar
 {
     resfn *r = env;
     wasitls__handle h = {.rt = r->rt, .rep = args[0].of.i32, .own = true};
-    uint32_t i = wasitls__htable_add(&r->ci->handles, &h);
+    uint32_t i = wasitls__htable_add(r->ht, &h);
     if (!i) return wasitls_caller_trap(caller, "resource.new: too many handles");
     results[0].kind = WASITLS_I32;
     results[0].of.i32 = i;
@@ -1058,7 +1068,7 @@ static int resrep_tramp(wasitls_caller *caller, void *env, const wasitls_val *ar
                         wasitls_val *results)
 {
     resfn *r = env;
-    wasitls__handle *h = wasitls__htable_get(&r->ci->handles, args[0].of.i32);
+    wasitls__handle *h = wasitls__htable_get(r->ht, args[0].of.i32);
     if (!h || h->rt != r->rt)
         return wasitls_caller_trap(caller, "resource.rep: %u is not a %s handle", args[0].of.i32,
                                    rname(r->rt));
@@ -1073,7 +1083,7 @@ static int resdrop_tramp(wasitls_caller *caller, void *env, const wasitls_val *a
     resfn *r = env;
     wasitls_error e;
     wasitls_error_clear(&e);
-    int rc = res_drop(r->ci, r->rt, args[0].of.i32, &e);
+    int rc = res_drop(r->ht, r->rt, args[0].of.i32, &e);
     if (rc) return wasitls_caller_trap(caller, "%s", e.msg[0] ? e.msg : wasitls_strerror(rc));
     return 0;
 }
@@ -1300,9 +1310,18 @@ static int def_instantiate(cinst *ci, frame *f, const wasitls__def *d)
         args->names[i] = d->args[i].name;
         TRY(get_item(ci, f, d->args[i].sort, d->args[i].idx, d->offset, &args->items[i]));
     }
+    /* each component instance has its own handle table */
+    wasitls__htable *ht = calloc(1, sizeof(*ht));
+    wasitls__htable **slot = ht ? push(ci, &ci->tables) : NULL;
+    if (!slot) {
+        free(ht);
+        return nomem(ci);
+    }
+    wasitls__htable_init(ht);
+    *slot = ht;
     frame *child = malloc(sizeof(*child));
     if (!child) return nomem(ci);
-    frame_init(child, cv->def, cv->outer, args);
+    frame_init(child, cv->def, cv->outer, args, ht);
     int rc = instantiate_frame(ci, child);
     instval *iv = NULL;
     if (!rc) {
@@ -1438,6 +1457,7 @@ static int def_canon_lift(cinst *ci, frame *f, const wasitls__def *d)
     cfunc *fn = wasitls__arena_alloc(&ci->arena, sizeof(*fn));
     if (!fn) return nomem(ci);
     fn->kind = F_LIFTED;
+    fn->ht = f->ht;
     fn->type = ft;
     fn->core = AT(&f->core_funcs, citem, d->idx);
     fn->name = "exported function";
@@ -1475,6 +1495,7 @@ static int def_canon_lower(cinst *ci, frame *f, const wasitls__def *d)
     if (!lw) return nomem(ci);
     lw->ci = ci;
     lw->f = fn;
+    lw->ht = f->ht;
     TRY(get_opts(ci, f, &d->opts, d->offset, &lw->opts));
     TRY(check_opts(ci, fn->type, &lw->opts, true, d->offset));
     uint8_t r[2];
@@ -1496,13 +1517,14 @@ static int def_canon_res(cinst *ci, frame *f, const wasitls__def *d)
         return ierr(ci, WASITLS_E_INVALID, d->offset,
                     "canon resource built-in of type %u, which is not a resource", d->idx);
     if (d->kind != DEF_CANON_RESOURCE_DROP &&
-        (rt->res->origin != RES_GUEST || rt->res->owner != (struct wasitls__cinst *)ci))
+        (rt->res->origin != RES_GUEST || rt->res->owner != f->ht))
         return ierr(ci, WASITLS_E_INVALID, d->offset,
                     "resource.new/rep of a resource type not defined by this component");
     resfn *r = wasitls__arena_alloc(&ci->arena, sizeof(*r));
     if (!r) return nomem(ci);
     r->ci = ci;
     r->rt = rt;
+    r->ht = f->ht;
     citem *it = push(ci, &f->core_funcs);
     if (!it) return nomem(ci);
     it->ext.kind = WASITLS_EXTERN_FUNC;
@@ -1660,6 +1682,12 @@ static int instantiate_frame(cinst *ci, frame *f)
                     return ierr(ci, WASITLS_E_TYPE_MISMATCH, d->offset,
                                 "export `%s` does not match its ascribed type", d->name);
             }
+            if (it.sort == SORT_TYPE) { /* name a component's resource after its export */
+                wasitls__ctype *t = it.p;
+                if (t->kind == CT_RESOURCE && t->res->origin == RES_GUEST &&
+                    !strcmp(t->res->name, "resource"))
+                    t->res->name = d->name;
+            }
             if (it.sort == SORT_FUNC) {
                 cfunc *fn = it.p;
                 if (fn->kind == F_LIFTED && !strcmp(fn->name, "exported function")) {
@@ -1689,22 +1717,26 @@ static void run_teardown_dtors(cinst *ci)
      * destructor (children still alive) is retried after the others ran. */
     for (int pass = 0; pass < 8; pass++) {
         bool refused = false, progress = false;
-        for (uint32_t i = 1; i < ci->handles.len; i++) {
-            wasitls__handle *h = wasitls__htable_get(&ci->handles, i);
-            if (!h || !h->own || h->rt->res->origin != RES_HOST) {
-                if (h) wasitls__htable_remove(&ci->handles, i);
-                continue;
-            }
-            if (h->rt->res->host_dtor) {
-                wasitls_error e;
-                wasitls_error_clear(&e);
-                if (h->rt->res->host_dtor(h->rt->res->host_env, (void *)(uintptr_t)h->rep, &e)) {
-                    refused = true;
+        for (size_t t = 0; t <= ci->tables.len; t++) {
+            wasitls__htable *ht = t ? AT(&ci->tables, wasitls__htable *, t - 1) : &ci->handles;
+            for (uint32_t i = 1; i < ht->len; i++) {
+                wasitls__handle *h = wasitls__htable_get(ht, i);
+                if (!h || !h->own || h->rt->res->origin != RES_HOST) {
+                    if (h) wasitls__htable_remove(ht, i);
                     continue;
                 }
+                if (h->rt->res->host_dtor) {
+                    wasitls_error e;
+                    wasitls_error_clear(&e);
+                    if (h->rt->res->host_dtor(h->rt->res->host_env, (void *)(uintptr_t)h->rep,
+                                              &e)) {
+                        refused = true;
+                        continue;
+                    }
+                }
+                wasitls__htable_remove(ht, i);
+                progress = true;
             }
-            wasitls__htable_remove(&ci->handles, i);
-            progress = true;
         }
         if (!refused || !progress) break;
     }
@@ -1718,6 +1750,11 @@ void wasitls_cinstance_free(wasitls_cinstance *ci)
         wasitls_instance_free(AT(&ci->cores, wasitls_instance *, i));
     wasitls__vec_free(&ci->cores);
     wasitls__htable_free(&ci->handles);
+    for (size_t i = 0; i < ci->tables.len; i++) {
+        wasitls__htable_free(AT(&ci->tables, wasitls__htable *, i));
+        free(AT(&ci->tables, wasitls__htable *, i));
+    }
+    wasitls__vec_free(&ci->tables);
     wasitls__htable_free(&ci->host_handles);
     wasitls__arena_free(&ci->results);
     for (size_t i = 0; i < sizeof ci->pool / sizeof ci->pool[0]; i++)
@@ -1747,10 +1784,11 @@ int wasitls_cinstance_new(wasitls_component *c, wasitls_linker *l, void *host_da
         ci->pool[i].limit = WASITLS__MAX_CALL_MEMORY;
     wasitls__vec_init(&ci->cores, sizeof(wasitls_instance *));
     wasitls__htable_init(&ci->handles);
+    wasitls__vec_init(&ci->tables, sizeof(wasitls__htable *));
     wasitls__htable_init(&ci->host_handles);
     ci->host_handles.no_reuse = true;
     frame root;
-    frame_init(&root, c->root, NULL, NULL);
+    frame_init(&root, c->root, NULL, NULL, &ci->handles);
     int rc = instantiate_frame(ci, &root);
     if (!rc) {
         size_t n = root.exp_names.len;
@@ -1812,6 +1850,7 @@ static int call_lifted(cinst *ci, cfunc *f, const wasitls_cval *args, size_t nar
     wasitls_ccall call;
     ccall_init(&call, ci);
     call.nested = nested;
+    call.ht = f->ht;
     wasitls__canon cx;
     canon_init(&cx, &call, &f->opts, results, true, err);
     wasitls_val vals[WASITLS__MAX_FLAT_PARAMS + 1], res[2];

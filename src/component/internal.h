@@ -123,9 +123,9 @@ struct wasitls__resinfo {
     const char *iface;       /* RES_HOST: full interface name */
     wasitls_cdtor host_dtor; /* RES_HOST, set by wasitls_linker_resource */
     void *host_env;
-    bool host_defined;            /* wasitls_linker_resource was called */
-    struct wasitls__cinst *owner; /* RES_GUEST */
-    wasitls_extern guest_dtor;    /* RES_GUEST, when has_dtor */
+    bool host_defined;         /* wasitls_linker_resource was called */
+    const void *owner;         /* RES_GUEST: the defining component instance (its handle table) */
+    wasitls_extern guest_dtor; /* RES_GUEST, when has_dtor */
     bool has_dtor;
     uint32_t id; /* for messages */
 };

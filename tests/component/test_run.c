@@ -620,6 +620,12 @@ static void nested(void)
     /* a resource of the inner component owned, borrowed and dropped by the outer one */
     a.of.u = 7;
     CHECK(call1(ci, "cycle", &a, 1).of.u == 70 * 1000 + 7);
+    /* each component instance has its own handle table */
+    wasitls_cval fr;
+    bool has;
+    int rc = wasitls_cinstance_call(ci, "forge", NULL, 0, &fr, &has, &err);
+    printf("forge: %s\n", err.msg);
+    CHECK(rc == WASITLS_E_TRAP && strstr(err.msg, "invalid handle 1"));
     wasitls_cinstance_free(ci);
     wasitls_component_free(c);
     wasitls_linker_free(l);
