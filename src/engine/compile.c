@@ -73,16 +73,28 @@ static void *progress_main(void *arg)
     wasitls__progress *p = arg;
     pthread_mutex_lock(&p->mu);
     int ticks = 0;
+    /* The first report comes after WASITLS_PROGRESS_DELAY_MS (default 1000; tests set 0). */
+    const char *env = getenv("WASITLS_PROGRESS_DELAY_MS");
+    long delay_ms = env && *env ? strtol(env, NULL, 10) : 1000;
+    if (delay_ms < 0)
+        delay_ms = 0;
     while (!p->stop) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 1;
-        pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+        long ms = ticks == 0 ? delay_ms : 1000;
+        dl.tv_sec += ms / 1000;
+        dl.tv_nsec += (ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        if (ms > 0 || ticks > 0)
+            pthread_cond_timedwait(&p->cv, &p->mu, &dl);
         if (p->stop)
             break;
         ticks++;
         /* a terminal line updates every second; a log gets a line every 5 s */
-        if (elapsed(&p->start) >= 1.0 && (p->tty || ticks == 1 || ticks % 5 == 0))
+        if (p->tty || ticks == 1 || ticks % 5 == 0)
             progress_print(p);
     }
     pthread_mutex_unlock(&p->mu);
