@@ -63,6 +63,8 @@ int wasitls_tls_start(wasitls_conn *c, const char *server_name)
     if (ret != WASITLS_OK) return ret == WASITLS_AGAIN ? WASITLS_ERR_INVALID : ret;
     if (c->tls != 0 || c->sock == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: not a plain TCP connection");
+    if (c->output_closed)
+        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: output already closed");
     if (server_name == NULL || *server_name == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: no server name");
     if (!wasitls__utf8_valid(server_name))
@@ -78,6 +80,7 @@ int wasitls_tls_start(wasitls_conn *c, const char *server_name)
     drop_pollable(&c->p_out);
     wit_handle hs = wit_tls_handshake_new(name, (uint32_t)strlen(name), c->in, c->out);
     c->in = c->out = 0;
+    c->unflushed = 0; /* the TLS layer owns the TCP stream's flushing now */
     c->future = wit_tls_handshake_finish(hs);
     c->state = CONN_HANDSHAKING;
     return WASITLS_OK;
