@@ -560,6 +560,21 @@ static int feed(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t
     return 0;
 }
 
+static int many(wasitls_ccall *call, void *env, const wasitls_cval *args, size_t nargs,
+                wasitls_cval *result)
+{
+    CHECK(nargs == 1 && args[0].kind == WASITLS_CV_TUPLE && args[0].of.list.len == 17);
+    wasitls_cval *items = wasitls_ccall_vals(call, 17);
+    for (int i = 0; i < 17; i++) {
+        CHECK(args[0].of.list.items[i].of.u == (uint64_t)i + 1);
+        items[i] = args[0].of.list.items[16 - i];
+    }
+    result->kind = WASITLS_CV_TUPLE;
+    result->of.list.items = items;
+    result->of.list.len = 17;
+    return 0;
+}
+
 static void calls(void)
 {
     wasitls_engine *e = engine();
@@ -568,12 +583,28 @@ static void calls(void)
     wasitls_error err;
     CHECK(wasitls_linker_new(&l) == 0);
     const char *wit = "package test:host@1.0.0; interface calls { tick: func(x: u32) -> u32; "
-                      "feed: func(b: list<u8>) -> u32; }";
+                      "feed: func(b: list<u8>) -> u32; many: func(a: tuple<u32, u32, u32, u32, "
+                      "u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32>) -> "
+                      "tuple<u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, "
+                      "u32, u32, u32>; }";
     CHECK_OK(wasitls_linker_add_wit(l, wit, strlen(wit), &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "tick", tick, NULL, &err), &err);
     CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "feed", feed, NULL, &err), &err);
+    CHECK_OK(wasitls_linker_func(l, "test:host/calls@1.0.0", "many", many, NULL, &err), &err);
     wasitls_cinstance *ci;
     CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
+    /* more than 16 flat parameters, both directions */
+    wasitls_cval p17[17];
+    uint64_t want = 0;
+    for (int i = 0; i < 17; i++) {
+        p17[i] = wasitls_cv_u64(WASITLS_CV_U32, (uint64_t)i * 1000 + 7);
+        want += (uint64_t)i * 1000 + 7;
+    }
+    CHECK(call1(ci, "sum17", p17, 17).of.u == want);
+    uint64_t weighted = 0;
+    for (int i = 0; i < 17; i++)
+        weighted += (uint64_t)(i + 1) * (uint64_t)(17 - i);
+    CHECK(call1(ci, "call-many", NULL, 0).of.u == weighted);
     const uint32_t n = 1000000;
     wasitls_cval a[2] = {wasitls_cv_u64(WASITLS_CV_U32, n), wasitls_cv_u64(WASITLS_CV_U32, 65536)};
     double t0 = now();
