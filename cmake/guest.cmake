@@ -23,7 +23,10 @@
 #   A custom world that also uses the SDK should `include wasitls:guest/sdk;` (see guest/wit).
 #
 # KIND reactor links with -mexec-model=reactor (no main; export functions with
-# __attribute__((export_name("..."))) matching the world's canonical ABI names).
+# __attribute__((export_name("..."))) matching the world's canonical ABI names; the module must
+# export cabi_realloc when the world passes lists or strings in). guest/tests/reactor.c and
+# guest/tests/resource-reactor.c (an exported resource: constructor, methods, destructor, a string
+# result with post-return) show the names.
 #
 #   wasitls_add_guest_library(NAME <name> SOURCES <a.c>... [INCLUDES <dir>...] [CFLAGS ...])
 #
