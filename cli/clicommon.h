@@ -27,12 +27,10 @@ static inline int wasitls__cli_read(const char *path, uint8_t **out, size_t *len
             return -1;
         }
         n += fread(p + n, 1, cap - n, f);
-        if (n < cap)
-            break;
+        if (n < cap) break;
         cap *= 2;
         uint8_t *q = realloc(p, cap);
-        if (!q)
-            free(p);
+        if (!q) free(p);
         p = q;
     }
     int bad = ferror(f);

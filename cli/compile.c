@@ -36,8 +36,7 @@ int wasitls_cli_compile(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         } else if (!strcmp(a, "--tier") && i + 1 < argc) {
-            if (wasitls__cli_tier(argv[++i], &cfg.tier))
-                return 2;
+            if (wasitls__cli_tier(argv[++i], &cfg.tier)) return 2;
         } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
             cfg.cache_dir = argv[++i];
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
@@ -58,12 +57,15 @@ int wasitls_cli_compile(int argc, char **argv)
     }
     uint8_t *bytes;
     size_t len;
-    if (wasitls__cli_read(file, &bytes, &len))
-        return 1;
-    bool component = len >= 8 && bytes[4] == 0x0d && bytes[5] == 0 && bytes[6] == 1 && bytes[7] == 0;
+    if (wasitls__cli_read(file, &bytes, &len)) return 1;
+    bool component =
+        len >= 8 && bytes[4] == 0x0d && bytes[5] == 0 && bytes[6] == 1 && bytes[7] == 0;
 #ifndef WASITLS_HAVE_COMPONENT
     if (component) {
-        fprintf(stderr, "error: %s is a component, and this wasitls was built without the component layer\n", file);
+        fprintf(
+            stderr,
+            "error: %s is a component, and this wasitls was built without the component layer\n",
+            file);
         free(bytes);
         return 1;
     }

@@ -20,7 +20,8 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"run", wasitls_cli_run, "run a WASI 0.2 command component"},
-    {"compile", wasitls_cli_compile, "compile a module or component ahead of time (fills the cache)"},
+    {"compile", wasitls_cli_compile,
+     "compile a module or component ahead of time (fills the cache)"},
     {"wast", wasitls_cli_wast, "run a WebAssembly script (.wast) against the engine"},
 };
 
@@ -49,8 +50,7 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(cmd, commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

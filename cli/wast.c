@@ -29,10 +29,10 @@ typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
 typedef struct jv jv;
 struct jv {
     jkind kind;
-    char *str;   /* J_STR; J_OBJ member key in `key` */
+    char *str; /* J_STR; J_OBJ member key in `key` */
     char *key;
     double num;
-    jv *kids;    /* J_ARR / J_OBJ members */
+    jv *kids; /* J_ARR / J_OBJ members */
     size_t n;
 };
 
@@ -61,28 +61,57 @@ static char *jstring(jp *p)
         if (c == '\\' && p->s < p->end) {
             char e = *p->s++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 unsigned v = 0;
                 for (int i = 0; i < 4 && p->s < p->end; i++)
-                    v = v * 16 + (unsigned)(isdigit((unsigned char)*p->s) ? *p->s - '0' : (tolower((unsigned char)*p->s) - 'a' + 10)), p->s++;
+                    v = v * 16 + (unsigned)(isdigit((unsigned char)*p->s)
+                                                ? *p->s - '0'
+                                                : (tolower((unsigned char)*p->s) - 'a' + 10)),
+                    p->s++;
                 /* names with escapes only need to round-trip as UTF-8 */
                 char u[4];
                 int k = 0;
-                if (v < 0x80) u[k++] = (char)v;
-                else if (v < 0x800) { u[k++] = (char)(0xc0 | v >> 6); u[k++] = (char)(0x80 | (v & 63)); }
-                else { u[k++] = (char)(0xe0 | v >> 12); u[k++] = (char)(0x80 | ((v >> 6) & 63)); u[k++] = (char)(0x80 | (v & 63)); }
+                if (v < 0x80)
+                    u[k++] = (char)v;
+                else if (v < 0x800) {
+                    u[k++] = (char)(0xc0 | v >> 6);
+                    u[k++] = (char)(0x80 | (v & 63));
+                } else {
+                    u[k++] = (char)(0xe0 | v >> 12);
+                    u[k++] = (char)(0x80 | ((v >> 6) & 63));
+                    u[k++] = (char)(0x80 | (v & 63));
+                }
                 for (int i = 0; i < k; i++) {
-                    if (n + 2 > cap) { cap *= 2; char *q = realloc(o, cap); if (!q) { free(o); return NULL; } o = q; }
+                    if (n + 2 > cap) {
+                        cap *= 2;
+                        char *q = realloc(o, cap);
+                        if (!q) {
+                            free(o);
+                            return NULL;
+                        }
+                        o = q;
+                    }
                     o[n++] = u[i];
                 }
                 continue;
             }
-            default: c = e;
+            default:
+                c = e;
             }
         }
         if (n + 2 > cap) {
@@ -183,8 +212,7 @@ static void jparse(jp *p, jv *v)
     char *e;
     v->kind = J_NUM;
     v->num = strtod(p->s, &e);
-    if (e == p->s)
-        p->bad = true;
+    if (e == p->s) p->bad = true;
     p->s = e;
 }
 
@@ -200,11 +228,9 @@ static void jfree(jv *v)
 
 static const jv *jget(const jv *o, const char *key)
 {
-    if (!o || o->kind != J_OBJ)
-        return NULL;
+    if (!o || o->kind != J_OBJ) return NULL;
     for (size_t i = 0; i < o->n; i++)
-        if (o->kids[i].key && !strcmp(o->kids[i].key, key))
-            return &o->kids[i];
+        if (o->kids[i].key && !strcmp(o->kids[i].key, key)) return &o->kids[i];
     return NULL;
 }
 
@@ -228,7 +254,7 @@ typedef struct wast {
     size_t nmods;
     wasitls_instance **insts;
     size_t ninsts;
-    named *names;      /* "$M" -> instance (module commands with a name) */
+    named *names; /* "$M" -> instance (module commands with a name) */
     size_t nnames;
     named *registered; /* "as" names -> instance */
     size_t nregistered;
@@ -272,63 +298,54 @@ static int spawn_wait(char *const argv[], const char *out)
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc)
-        return -1;
+    if (rc) return -1;
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+        if (errno != EINTR) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static const char spectest_wat[] =
-    "(module\n"
-    "  (global (export \"global_i32\") i32 (i32.const 666))\n"
-    "  (global (export \"global_i64\") i64 (i64.const 666))\n"
-    "  (global (export \"global_f32\") f32 (f32.const 666.6))\n"
-    "  (global (export \"global_f64\") f64 (f64.const 666.6))\n"
-    "  (table (export \"table\") 10 20 funcref)\n"
-    "  (memory (export \"memory\") 1 2)\n"
-    "  (func (export \"print\"))\n"
-    "  (func (export \"print_i32\") (param i32))\n"
-    "  (func (export \"print_i64\") (param i64))\n"
-    "  (func (export \"print_f32\") (param f32))\n"
-    "  (func (export \"print_f64\") (param f64))\n"
-    "  (func (export \"print_i32_f32\") (param i32 f32))\n"
-    "  (func (export \"print_f64_f64\") (param f64 f64)))\n";
+static const char spectest_wat[] = "(module\n"
+                                   "  (global (export \"global_i32\") i32 (i32.const 666))\n"
+                                   "  (global (export \"global_i64\") i64 (i64.const 666))\n"
+                                   "  (global (export \"global_f32\") f32 (f32.const 666.6))\n"
+                                   "  (global (export \"global_f64\") f64 (f64.const 666.6))\n"
+                                   "  (table (export \"table\") 10 20 funcref)\n"
+                                   "  (memory (export \"memory\") 1 2)\n"
+                                   "  (func (export \"print\"))\n"
+                                   "  (func (export \"print_i32\") (param i32))\n"
+                                   "  (func (export \"print_i64\") (param i64))\n"
+                                   "  (func (export \"print_f32\") (param f32))\n"
+                                   "  (func (export \"print_f64\") (param f64))\n"
+                                   "  (func (export \"print_i32_f32\") (param i32 f32))\n"
+                                   "  (func (export \"print_f64_f64\") (param f64 f64)))\n";
 
 /* The spectest module is itself a wasm module: exports of a real instance are what the
  * engine links against, and its print functions need do nothing. */
 static wasitls_instance *get_spectest(wast *w)
 {
-    if (w->spectest)
-        return w->spectest;
+    if (w->spectest) return w->spectest;
     char wat[4096], wasm[4096], log[4096];
     snprintf(wat, sizeof wat, "%s/spectest.wat", w->dir);
     snprintf(wasm, sizeof wasm, "%s/spectest.wasm", w->dir);
     snprintf(log, sizeof log, "%s/spectest.log", w->dir);
     FILE *f = fopen(wat, "w");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fputs(spectest_wat, f);
     fclose(f);
     char *argv[] = {"wat2wasm", wat, "-o", wasm, NULL};
-    if (spawn_wait(argv, log) != 0)
-        return NULL;
+    if (spawn_wait(argv, log) != 0) return NULL;
     uint8_t *b;
     size_t n;
-    if (wasitls__cli_read(wasm, &b, &n))
-        return NULL;
+    if (wasitls__cli_read(wasm, &b, &n)) return NULL;
     wasitls_module *m;
     wasitls_error err;
     int rc = wasitls_module_new(w->engine, b, n, "spectest", &m, &err);
     free(b);
-    if (rc)
-        return NULL;
+    if (rc) return NULL;
     w->mods = push(w->mods, &w->nmods, sizeof m, &m);
     wasitls_instance *inst;
-    if (wasitls_instance_new(m, NULL, 0, NULL, &inst, &err))
-        return NULL;
+    if (wasitls_instance_new(m, NULL, 0, NULL, &inst, &err)) return NULL;
     w->insts = push(w->insts, &w->ninsts, sizeof inst, &inst);
     w->spectest = inst;
     return inst;
@@ -337,8 +354,7 @@ static wasitls_instance *get_spectest(wast *w)
 static wasitls_instance *lookup(named *arr, size_t n, const char *name)
 {
     for (size_t i = n; i-- > 0;)
-        if (!strcmp(arr[i].name, name))
-            return arr[i].inst;
+        if (!strcmp(arr[i].name, name)) return arr[i].inst;
     return NULL;
 }
 
@@ -346,8 +362,7 @@ static wasitls_instance *lookup(named *arr, size_t n, const char *name)
 static int load_module(wast *w, const jv *cmd, wasitls_module **out, wasitls_error *err)
 {
     const char *fn = jstr(cmd, "filename");
-    if (!fn)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no filename");
+    if (!fn) return wasitls_error_set(err, WASITLS_E_INVAL, "no filename");
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", w->dir, fn);
     uint8_t *b;
@@ -363,14 +378,12 @@ static int instantiate(wast *w, wasitls_module *m, wasitls_instance **out, wasit
 {
     size_t ni = wasitls_module_import_count(m);
     wasitls_extern *ims = calloc(ni + 1, sizeof *ims);
-    if (!ims)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!ims) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < ni; i++) {
         const wasitls_importdesc *d = wasitls_module_import(m, i);
         wasitls_instance *src = lookup(w->registered, w->nregistered, d->module);
-        if (!src && !strcmp(d->module, "spectest"))
-            src = get_spectest(w);
+        if (!src && !strcmp(d->module, "spectest")) src = get_spectest(w);
         if (!src || wasitls_instance_export_extern(src, d->name, &ims[i]) != 0) {
             rc = wasitls_error_set(err, WASITLS_E_LINK, "unknown import %s.%s", d->module, d->name);
             goto out;
@@ -388,16 +401,26 @@ static bool parse_val(const jv *j, wasitls_val *v)
 {
     const char *t = jstr(j, "type"), *s = jstr(j, "value");
     memset(v, 0, sizeof *v);
-    if (!t)
-        return false;
-    if (!strcmp(t, "i32")) { v->kind = WASITLS_I32; v->of.i32 = (uint32_t)strtoull(s ? s : "0", NULL, 10); }
-    else if (!strcmp(t, "i64")) { v->kind = WASITLS_I64; v->of.i64 = strtoull(s ? s : "0", NULL, 10); }
-    else if (!strcmp(t, "f32")) { uint32_t b = (uint32_t)strtoull(s ? s : "0", NULL, 10); v->kind = WASITLS_F32; memcpy(&v->of.f32, &b, 4); }
-    else if (!strcmp(t, "f64")) { uint64_t b = strtoull(s ? s : "0", NULL, 10); v->kind = WASITLS_F64; memcpy(&v->of.f64, &b, 8); }
-    else if (!strcmp(t, "externref")) {
+    if (!t) return false;
+    if (!strcmp(t, "i32")) {
+        v->kind = WASITLS_I32;
+        v->of.i32 = (uint32_t)strtoull(s ? s : "0", NULL, 10);
+    } else if (!strcmp(t, "i64")) {
+        v->kind = WASITLS_I64;
+        v->of.i64 = strtoull(s ? s : "0", NULL, 10);
+    } else if (!strcmp(t, "f32")) {
+        uint32_t b = (uint32_t)strtoull(s ? s : "0", NULL, 10);
+        v->kind = WASITLS_F32;
+        memcpy(&v->of.f32, &b, 4);
+    } else if (!strcmp(t, "f64")) {
+        uint64_t b = strtoull(s ? s : "0", NULL, 10);
+        v->kind = WASITLS_F64;
+        memcpy(&v->of.f64, &b, 8);
+    } else if (!strcmp(t, "externref")) {
         v->kind = WASITLS_EXTERNREF;
         /* host reference N is the pointer value N+1, so that ref.extern 0 is not null */
-        v->of.ref = !s || !strcmp(s, "null") ? NULL : (void *)(uintptr_t)(strtoull(s, NULL, 10) + 1);
+        v->of.ref =
+            !s || !strcmp(s, "null") ? NULL : (void *)(uintptr_t)(strtoull(s, NULL, 10) + 1);
     } else if (!strcmp(t, "funcref")) {
         v->kind = WASITLS_FUNCREF;
         v->of.ref = NULL;
@@ -409,11 +432,27 @@ static bool parse_val(const jv *j, wasitls_val *v)
 static void show(const wasitls_val *v, char *buf, size_t len)
 {
     switch (v->kind) {
-    case WASITLS_I32: snprintf(buf, len, "i32:%u", v->of.i32); break;
-    case WASITLS_I64: snprintf(buf, len, "i64:%llu", (unsigned long long)v->of.i64); break;
-    case WASITLS_F32: { uint32_t b; memcpy(&b, &v->of.f32, 4); snprintf(buf, len, "f32:%g (0x%08x)", (double)v->of.f32, b); break; }
-    case WASITLS_F64: { uint64_t b; memcpy(&b, &v->of.f64, 8); snprintf(buf, len, "f64:%g (0x%016llx)", v->of.f64, (unsigned long long)b); break; }
-    default: snprintf(buf, len, "ref:%p", v->of.ref); break;
+    case WASITLS_I32:
+        snprintf(buf, len, "i32:%u", v->of.i32);
+        break;
+    case WASITLS_I64:
+        snprintf(buf, len, "i64:%llu", (unsigned long long)v->of.i64);
+        break;
+    case WASITLS_F32: {
+        uint32_t b;
+        memcpy(&b, &v->of.f32, 4);
+        snprintf(buf, len, "f32:%g (0x%08x)", (double)v->of.f32, b);
+        break;
+    }
+    case WASITLS_F64: {
+        uint64_t b;
+        memcpy(&b, &v->of.f64, 8);
+        snprintf(buf, len, "f64:%g (0x%016llx)", v->of.f64, (unsigned long long)b);
+        break;
+    }
+    default:
+        snprintf(buf, len, "ref:%p", v->of.ref);
+        break;
     }
 }
 
@@ -423,48 +462,54 @@ static bool match(const jv *j, const wasitls_val *got, char *why, size_t len)
     const char *t = jstr(j, "type"), *s = jstr(j, "value");
     char g[96];
     show(got, g, sizeof g);
-    if (!t)
-        return snprintf(why, len, "bad expectation"), false;
+    if (!t) return snprintf(why, len, "bad expectation"), false;
     if (!strcmp(t, "f32") && s && !strncmp(s, "nan:", 4)) {
         uint32_t b;
         memcpy(&b, &got->of.f32, 4);
         bool ok = got->kind == WASITLS_F32 &&
                   (!strcmp(s, "nan:canonical") ? (b & 0x7fffffffu) == 0x7fc00000u
                                                : (b & 0x7fc00000u) == 0x7fc00000u);
-        if (!ok)
-            snprintf(why, len, "expected %s, got %s", s, g);
+        if (!ok) snprintf(why, len, "expected %s, got %s", s, g);
         return ok;
     }
     if (!strcmp(t, "f64") && s && !strncmp(s, "nan:", 4)) {
         uint64_t b;
         memcpy(&b, &got->of.f64, 8);
-        bool ok = got->kind == WASITLS_F64 &&
-                  (!strcmp(s, "nan:canonical") ? (b & 0x7fffffffffffffffull) == 0x7ff8000000000000ull
-                                               : (b & 0x7ff8000000000000ull) == 0x7ff8000000000000ull);
-        if (!ok)
-            snprintf(why, len, "expected %s, got %s", s, g);
+        bool ok =
+            got->kind == WASITLS_F64 &&
+            (!strcmp(s, "nan:canonical") ? (b & 0x7fffffffffffffffull) == 0x7ff8000000000000ull
+                                         : (b & 0x7ff8000000000000ull) == 0x7ff8000000000000ull);
+        if (!ok) snprintf(why, len, "expected %s, got %s", s, g);
         return ok;
     }
     if (!strcmp(t, "funcref") && !s) { /* (ref.func): any non-null function */
         bool ok = got->kind == WASITLS_FUNCREF && got->of.ref;
-        if (!ok)
-            snprintf(why, len, "expected a non-null funcref, got %s", g);
+        if (!ok) snprintf(why, len, "expected a non-null funcref, got %s", g);
         return ok;
     }
     wasitls_val want;
-    if (!parse_val(j, &want))
-        return snprintf(why, len, "unsupported expected type %s", t), false;
+    if (!parse_val(j, &want)) return snprintf(why, len, "unsupported expected type %s", t), false;
     bool ok = want.kind == got->kind;
     if (ok) {
         switch (want.kind) {
-        case WASITLS_I32: ok = want.of.i32 == got->of.i32; break;
-        case WASITLS_I64: ok = want.of.i64 == got->of.i64; break;
-        case WASITLS_F32: ok = !memcmp(&want.of.f32, &got->of.f32, 4); break;
-        case WASITLS_F64: ok = !memcmp(&want.of.f64, &got->of.f64, 8); break;
+        case WASITLS_I32:
+            ok = want.of.i32 == got->of.i32;
+            break;
+        case WASITLS_I64:
+            ok = want.of.i64 == got->of.i64;
+            break;
+        case WASITLS_F32:
+            ok = !memcmp(&want.of.f32, &got->of.f32, 4);
+            break;
+        case WASITLS_F64:
+            ok = !memcmp(&want.of.f64, &got->of.f64, 8);
+            break;
         case WASITLS_FUNCREF:
             ok = !strcmp(s, "null") ? got->of.ref == NULL : got->of.ref != NULL;
             break;
-        default: ok = want.of.ref == got->of.ref; break;
+        default:
+            ok = want.of.ref == got->of.ref;
+            break;
         }
     }
     if (!ok) {
@@ -481,9 +526,9 @@ static int act(wast *w, const jv *a, wasitls_val *res, size_t *nres, wasitls_err
     const char *type = jstr(a, "type"), *modname = jstr(a, "module"), *field = jstr(a, "field");
     wasitls_instance *inst = modname ? lookup(w->names, w->nnames, modname) : w->current;
     if (!inst)
-        return wasitls_error_set(err, WASITLS_E_NOTFOUND, "no module %s", modname ? modname : "(current)");
-    if (!field)
-        return wasitls_error_set(err, WASITLS_E_INVAL, "no field");
+        return wasitls_error_set(err, WASITLS_E_NOTFOUND, "no module %s",
+                                 modname ? modname : "(current)");
+    if (!field) return wasitls_error_set(err, WASITLS_E_INVAL, "no field");
     wasitls_extern x;
     if (wasitls_instance_export_extern(inst, field, &x) != 0)
         return wasitls_error_set(err, WASITLS_E_NOTFOUND, "no export \"%s\"", field);
@@ -516,8 +561,7 @@ static void run_command(wast *w, const jv *cmd)
     wasitls_error err;
     wasitls_error_clear(&err);
     char msg[WASITLS_ERROR_MSG_MAX + 64];
-    if (!type)
-        return;
+    if (!type) return;
 
     if (!strcmp(type, "module")) {
         wasitls_module *m;
@@ -531,7 +575,8 @@ static void run_command(wast *w, const jv *cmd)
         w->mods = push(w->mods, &w->nmods, sizeof m, &m);
         rc = instantiate(w, m, &inst, &err);
         if (rc) {
-            fail(w, "module failed to instantiate: %s", wasitls_error_format(&err, msg, sizeof msg));
+            fail(w, "module failed to instantiate: %s",
+                 wasitls_error_format(&err, msg, sizeof msg));
             return;
         }
         w->insts = push(w->insts, &w->ninsts, sizeof inst, &inst);
@@ -599,8 +644,8 @@ static void run_command(wast *w, const jv *cmd)
         int want = exh ? WASITLS_E_EXHAUSTION : WASITLS_E_TRAP;
         if (rc != want) {
             const char *text = jstr(cmd, "text");
-            fail(w, "%s: expected %s (\"%s\"), got %s", type, wasitls_err_name(want), text ? text : "",
-                 rc ? wasitls_error_format(&err, msg, sizeof msg) : "success");
+            fail(w, "%s: expected %s (\"%s\"), got %s", type, wasitls_err_name(want),
+                 text ? text : "", rc ? wasitls_error_format(&err, msg, sizeof msg) : "success");
             return;
         }
         w->passed++;
@@ -614,7 +659,8 @@ static void run_command(wast *w, const jv *cmd)
         int rc = load_module(w, cmd, &m, &err);
         if (rc == 0) {
             w->mods = push(w->mods, &w->nmods, sizeof m, &m);
-            fail(w, "%s: module loaded, expected \"%s\"", type, jstr(cmd, "text") ? jstr(cmd, "text") : "");
+            fail(w, "%s: module loaded, expected \"%s\"", type,
+                 jstr(cmd, "text") ? jstr(cmd, "text") : "");
             return;
         }
         if (rc != WASITLS_E_INVALID && rc != WASITLS_E_MALFORMED) {
@@ -629,15 +675,15 @@ static void run_command(wast *w, const jv *cmd)
         wasitls_module *m = NULL;
         int rc = load_module(w, cmd, &m, &err);
         if (rc) {
-            fail(w, "%s: module failed to load: %s", type, wasitls_error_format(&err, msg, sizeof msg));
+            fail(w, "%s: module failed to load: %s", type,
+                 wasitls_error_format(&err, msg, sizeof msg));
             return;
         }
         w->mods = push(w->mods, &w->nmods, sizeof m, &m);
         wasitls_instance *inst = NULL;
         rc = instantiate(w, m, &inst, &err);
         int want = unl ? WASITLS_E_LINK : WASITLS_E_TRAP;
-        if (rc == 0)
-            w->insts = push(w->insts, &w->ninsts, sizeof inst, &inst);
+        if (rc == 0) w->insts = push(w->insts, &w->ninsts, sizeof inst, &inst);
         if (rc != want) {
             fail(w, "%s: expected %s, got %s", type, wasitls_err_name(want),
                  rc ? wasitls_error_format(&err, msg, sizeof msg) : "success");
@@ -670,8 +716,7 @@ int wasitls_cli_wast(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         } else if (!strcmp(a, "--tier") && i + 1 < argc) {
-            if (wasitls__cli_tier(argv[++i], &cfg.tier))
-                return 2;
+            if (wasitls__cli_tier(argv[++i], &cfg.tier)) return 2;
         } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
             cfg.cache_dir = argv[++i];
         } else if (!strcmp(a, "--no-cache")) {
@@ -718,8 +763,7 @@ int wasitls_cli_wast(int argc, char **argv)
         }
         goto out;
     }
-    if (wasitls__cli_read(json, &text, &tlen))
-        goto out;
+    if (wasitls__cli_read(json, &text, &tlen)) goto out;
     jp p = {(const char *)text, (const char *)text + tlen, false};
     jparse(&p, &root);
     const jv *cmds = jget(&root, "commands");

@@ -1,9 +1,9 @@
 /* Translating (wasm2c), compiling (libtcc or cc) and caching modules.
  *
  * A cache entry is the payload (a shared object: built by libtcc in process for the fast
- * tier, by cc for the opt tier) followed by a trailer: magic, the entry's key, the SHA-256 of the payload and its
- * length. The key hashes the module bytes, the tier, the compiler's identity, wasm2c's
- * version, the prelude text and the wasitls version, so entries never leak across any of
+ * tier, by cc for the opt tier) followed by a trailer: magic, the entry's key, the SHA-256 of the
+ * payload and its length. The key hashes the module bytes, the tier, the compiler's identity,
+ * wasm2c's version, the prelude text and the wasitls version, so entries never leak across any of
  * them. An entry is used only after the trailer matches and the checksum verifies; anything
  * else is rebuilt and overwritten. Entries are written to a temporary file in the cache
  * directory and renamed into place, so a concurrent reader sees either the old file or the
@@ -76,8 +76,7 @@ static void *progress_main(void *arg)
     /* The first report comes after WASITLS_PROGRESS_DELAY_MS (default 1000; tests set 0). */
     const char *env = getenv("WASITLS_PROGRESS_DELAY_MS");
     long delay_ms = env && *env ? strtol(env, NULL, 10) : 1000;
-    if (delay_ms < 0)
-        delay_ms = 0;
+    if (delay_ms < 0) delay_ms = 0;
     while (!p->stop) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
@@ -88,14 +87,11 @@ static void *progress_main(void *arg)
             dl.tv_sec++;
             dl.tv_nsec -= 1000000000L;
         }
-        if (ms > 0 || ticks > 0)
-            pthread_cond_timedwait(&p->cv, &p->mu, &dl);
-        if (p->stop)
-            break;
+        if (ms > 0 || ticks > 0) pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+        if (p->stop) break;
         ticks++;
         /* a terminal line updates every second; a log gets a line every 5 s */
-        if (p->tty || ticks == 1 || ticks % 5 == 0)
-            progress_print(p);
+        if (p->tty || ticks == 1 || ticks % 5 == 0) progress_print(p);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -105,10 +101,10 @@ static void progress_start(wasitls__progress *p, bool enabled, const char *name,
 {
     memset(p, 0, sizeof *p);
     clock_gettime(CLOCK_MONOTONIC, &p->start);
-    snprintf(p->what, sizeof p->what, "%s (%s tier)", name, tier == WASITLS_TIER_OPT ? "opt" : "fast");
+    snprintf(p->what, sizeof p->what, "%s (%s tier)", name,
+             tier == WASITLS_TIER_OPT ? "opt" : "fast");
     p->phase = "starting";
-    if (!enabled)
-        return;
+    if (!enabled) return;
     p->tty = isatty(2);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -130,8 +126,7 @@ static void progress_phase(wasitls__progress *p, const char *phase, const char *
 
 static void progress_stop(wasitls__progress *p)
 {
-    if (!p->running)
-        return;
+    if (!p->running) return;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_signal(&p->cv);
@@ -150,8 +145,7 @@ static void progress_stop(wasitls__progress *p)
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
@@ -166,8 +160,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     while (got < (size_t)st.st_size) {
         ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
         if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
+            if (n < 0 && errno == EINTR) continue;
             break;
         }
         got += (size_t)n;
@@ -185,8 +178,7 @@ static int write_all(int fd, const void *data, size_t len)
     while (len) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         p += n;
@@ -198,13 +190,10 @@ static int write_all(int fd, const void *data, size_t len)
 static int write_file(const char *path, const void *a, size_t alen, const void *b, size_t blen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     int rc = write_all(fd, a, alen);
-    if (!rc && b)
-        rc = write_all(fd, b, blen);
-    if (close(fd) != 0)
-        rc = -1;
+    if (!rc && b) rc = write_all(fd, b, blen);
+    if (close(fd) != 0) rc = -1;
     return rc;
 }
 
@@ -218,12 +207,10 @@ static int run(char *const argv[], const char *errpath)
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+        if (errno != EINTR) return -1;
     return st;
 }
 
@@ -233,8 +220,7 @@ static void tool_message(const char *path, char *out, size_t len)
     uint8_t *p;
     size_t n;
     out[0] = 0;
-    if (read_file(path, &p, &n) != 0)
-        return;
+    if (read_file(path, &p, &n) != 0) return;
     size_t k = 0;
     int lines = 0;
     for (size_t i = 0; i < n && k + 1 < len && lines < 3; i++) {
@@ -242,10 +228,8 @@ static void tool_message(const char *path, char *out, size_t len)
         if (c == '\n') {
             lines++;
             c = lines < 3 ? ';' : 0;
-            if (!c)
-                break;
-            if (k + 2 < len)
-                out[k++] = c;
+            if (!c) break;
+            if (k + 2 < len) out[k++] = c;
             c = ' ';
         }
         out[k++] = c;
@@ -259,20 +243,17 @@ static void tool_message(const char *path, char *out, size_t len)
 /* The first line printed by `cmd --version`, cached per process. */
 static const char *tool_version(const char *tool, char *cache, size_t len)
 {
-    if (cache[0])
-        return cache;
+    if (cache[0]) return cache;
     char tmpl[] = "/tmp/wasitls-ver-XXXXXX";
     int fd = mkstemp(tmpl);
-    if (fd < 0)
-        return "unknown";
+    if (fd < 0) return "unknown";
     close(fd);
     char *argv[] = {(char *)tool, "--version", NULL};
     if (run(argv, tmpl) >= 0) {
         char buf[256];
         tool_message(tmpl, buf, sizeof buf);
         char *semi = strchr(buf, ';');
-        if (semi)
-            *semi = 0;
+        if (semi) *semi = 0;
         snprintf(cache, len, "%s", buf);
     }
     unlink(tmpl);
@@ -296,22 +277,20 @@ typedef struct trailer {
 static bool entry_ok(const uint8_t *data, size_t n, const uint8_t key[32], size_t *payload_len)
 {
     trailer t;
-    if (n < sizeof t)
-        return false;
+    if (n < sizeof t) return false;
     memcpy(&t, data + n - sizeof t, sizeof t);
     if (memcmp(t.magic, TRAILER_MAGIC, sizeof TRAILER_MAGIC) != 0 || memcmp(t.key, key, 32) != 0 ||
         t.len != n - sizeof t)
         return false;
     uint8_t sum[32];
     wasitls_sha256_oneshot(data, (size_t)t.len, sum);
-    if (memcmp(sum, t.sum, 32) != 0)
-        return false;
+    if (memcmp(sum, t.sum, 32) != 0) return false;
     *payload_len = (size_t)t.len;
     return true;
 }
 
-static void entry_store(const char *dir, const char *path, const uint8_t key[32], const void *payload,
-                        size_t len)
+static void entry_store(const char *dir, const char *path, const uint8_t key[32],
+                        const void *payload, size_t len)
 {
     trailer t;
     memset(&t, 0, sizeof t);
@@ -336,8 +315,7 @@ typedef struct tcc_err {
 static void on_tcc_error(void *opaque, const char *msg)
 {
     tcc_err *e = opaque;
-    if (!e->msg[0])
-        snprintf(e->msg, sizeof e->msg, "%s", msg);
+    if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "%s", msg);
 }
 
 static int tcc_build(const char *src, wasitls__code *out, wasitls_error *err)
@@ -353,10 +331,8 @@ static int tcc_build(const char *src, wasitls__code *out, wasitls_error *err)
     tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
     tcc_set_options(s, "-w");
     int rc = tcc_compile_string(s, src);
-    if (rc == 0)
-        rc = tcc_add_library(s, "m");
-    if (rc == 0)
-        rc = tcc_relocate(s, TCC_RELOCATE_AUTO);
+    if (rc == 0) rc = tcc_add_library(s, "m");
+    if (rc == 0) rc = tcc_relocate(s, TCC_RELOCATE_AUTO);
     void *entry = rc == 0 ? tcc_get_symbol(s, WASITLS__ENTRY_NAME) : NULL;
     pthread_mutex_unlock(&tcc_lock);
     if (!entry) {
@@ -384,14 +360,13 @@ static int tcc_build_so(const char *src, const char *path, wasitls_error *err)
     tcc_set_output_type(s, TCC_OUTPUT_DLL);
     tcc_set_options(s, "-w");
     int rc = tcc_compile_string(s, src);
-    if (rc == 0)
-        rc = tcc_add_library(s, "m");
-    if (rc == 0)
-        rc = tcc_output_file(s, path);
+    if (rc == 0) rc = tcc_add_library(s, "m");
+    if (rc == 0) rc = tcc_output_file(s, path);
     tcc_delete(s);
     pthread_mutex_unlock(&tcc_lock);
     if (rc)
-        return wasitls_error_set(err, WASITLS_E_COMPILE, "libtcc: %s", te.msg[0] ? te.msg : "compilation failed");
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "libtcc: %s",
+                                 te.msg[0] ? te.msg : "compilation failed");
     return 0;
 }
 
@@ -399,7 +374,8 @@ static int so_load(const char *path, wasitls__code *out, wasitls_error *err)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
-        return wasitls_error_set(err, WASITLS_E_COMPILE, "cannot load compiled module: %s", dlerror());
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "cannot load compiled module: %s",
+                                 dlerror());
     void *entry = dlsym(h, WASITLS__ENTRY_NAME);
     if (!entry) {
         dlclose(h);
@@ -431,13 +407,14 @@ static void put_code(wasitls__buf *b, const char *s, bool tcc)
     static const struct {
         const char *from, *to;
     } subst[] = {
-        {"wasm_rt_memcpy(&result, &mem->data[addr], sizeof(t1));", "result = *(t1 *)&mem->data[addr];"},
-        {"wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "*(t1 *)&mem->data[addr] = wrapped;"},
+        {"wasm_rt_memcpy(&result, &mem->data[addr], sizeof(t1));",
+         "result = *(t1 *)&mem->data[addr];"},
+        {"wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));",
+         "*(t1 *)&mem->data[addr] = wrapped;"},
     };
     for (size_t i = 0; tcc && i < sizeof subst / sizeof *subst; i++) {
         const char *at = strstr(s, subst[i].from);
-        if (!at)
-            continue;
+        if (!at) continue;
         wasitls__buf_put(b, s, (size_t)(at - s));
         wasitls__buf_puts(b, subst[i].to);
         s = at + strlen(subst[i].from);
@@ -451,22 +428,22 @@ static void put_code(wasitls__buf *b, const char *s, bool tcc)
         wasitls__buf_put(b, s, (size_t)(at - s));
         s = at;
         static const char *const loads[][4] = {
-            {"i32_load", "u32", "u32", "u32"},       {"i64_load", "u64", "u64", "u64"},
-            {"f32_load", "f32", "f32", "f32"},       {"f64_load", "f64", "f64", "f64"},
-            {"i32_load8_s", "s8", "s32", "u32"},     {"i64_load8_s", "s8", "s64", "u64"},
-            {"i32_load8_u", "u8", "u32", "u32"},     {"i64_load8_u", "u8", "u64", "u64"},
-            {"i32_load16_s", "s16", "s32", "u32"},   {"i64_load16_s", "s16", "s64", "u64"},
-            {"i32_load16_u", "u16", "u32", "u32"},   {"i64_load16_u", "u16", "u64", "u64"},
-            {"i64_load32_s", "s32", "s64", "u64"},   {"i64_load32_u", "u32", "u64", "u64"},
+            {"i32_load", "u32", "u32", "u32"},     {"i64_load", "u64", "u64", "u64"},
+            {"f32_load", "f32", "f32", "f32"},     {"f64_load", "f64", "f64", "f64"},
+            {"i32_load8_s", "s8", "s32", "u32"},   {"i64_load8_s", "s8", "s64", "u64"},
+            {"i32_load8_u", "u8", "u32", "u32"},   {"i64_load8_u", "u8", "u64", "u64"},
+            {"i32_load16_s", "s16", "s32", "u32"}, {"i64_load16_s", "s16", "s64", "u64"},
+            {"i32_load16_u", "u16", "u32", "u32"}, {"i64_load16_u", "u16", "u64", "u64"},
+            {"i64_load32_s", "s32", "s64", "u64"}, {"i64_load32_u", "u32", "u64", "u64"},
         };
         static const char *const stores[][2] = {
-            {"i32_store", "u32"},  {"i64_store", "u64"},   {"f32_store", "f32"},
-            {"f64_store", "f64"},  {"i32_store8", "u8"},   {"i32_store16", "u16"},
-            {"i64_store8", "u8"},  {"i64_store16", "u16"}, {"i64_store32", "u32"},
+            {"i32_store", "u32"}, {"i64_store", "u64"},   {"f32_store", "f32"},
+            {"f64_store", "f64"}, {"i32_store8", "u8"},   {"i32_store16", "u16"},
+            {"i64_store8", "u8"}, {"i64_store16", "u16"}, {"i64_store32", "u32"},
         };
         for (size_t i = 0; i < sizeof loads / sizeof *loads; i++)
-            wasitls__buf_printf(b, "#define %s(m, a) ((%s)(%s) * (%s *)&(m)->data[a])\n", loads[i][0],
-                                loads[i][3], loads[i][2], loads[i][1]);
+            wasitls__buf_printf(b, "#define %s(m, a) ((%s)(%s) * (%s *)&(m)->data[a])\n",
+                                loads[i][0], loads[i][3], loads[i][2], loads[i][1]);
         for (size_t i = 0; i < sizeof stores / sizeof *stores; i++)
             wasitls__buf_printf(b, "#define %s(m, a, v) ((void)(*(%s *)&(m)->data[a] = (%s)(v)))\n",
                                 stores[i][0], stores[i][1], stores[i][1]);
@@ -514,9 +491,10 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
             memmove(at, tmp, strlen(tmp) + 1);
         }
         if (WIFSIGNALED(st))
-            return wasitls_error_set(err, WASITLS_E_UNSUPPORTED_FEATURE,
-                                     "wasm2c cannot translate this module (it died with signal %d)%s%s",
-                                     WTERMSIG(st), msg[0] ? ": " : "", msg);
+            return wasitls_error_set(
+                err, WASITLS_E_UNSUPPORTED_FEATURE,
+                "wasm2c cannot translate this module (it died with signal %d)%s%s", WTERMSIG(st),
+                msg[0] ? ": " : "", msg);
         return wasitls_error_set(err, WASITLS_E_INVALID, "invalid module: %s",
                                  msg[0] ? msg : "rejected by wasm2c");
     }
@@ -528,11 +506,9 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
     }
     /* names with NUL bytes are copied into wasm2c's comments; a C string cannot hold them */
     for (size_t i = 0; i < hl; i++)
-        if (!h[i])
-            h[i] = ' ';
+        if (!h[i]) h[i] = ' ';
     for (size_t i = 0; i < cl; i++)
-        if (!c[i])
-            c[i] = ' ';
+        if (!c[i]) c[i] = ' ';
     wasitls__gen_prelude(src);
     /* drop the two includes we replace: wasm-rt.h (by the prelude) and m.h (inlined here) */
     const char *hs = (const char *)h, *inc = strstr(hs, "#include \"wasm-rt.h\"");
@@ -567,7 +543,7 @@ static void cache_key(wasitls_engine *e, const uint8_t *bytes, size_t len, uint8
     pthread_mutex_lock(&ver_lock);
     const char *w2c = tool_version("wasm2c", wasm2c_ver, sizeof wasm2c_ver);
     const char *comp = e->cfg.tier == WASITLS_TIER_OPT ? tool_version("cc", cc_ver, sizeof cc_ver)
-                                                        : WASITLS_TCC_ID;
+                                                       : WASITLS_TCC_ID;
     pthread_mutex_unlock(&ver_lock);
 
     wasitls_sha256 s;
@@ -604,11 +580,9 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
                 free(data);
                 return 0;
             }
-            if (ok)
-                rc = so_load(path, out, err);
+            if (ok) rc = so_load(path, out, err);
             free(data);
-            if (rc == 0)
-                return 0;
+            if (rc == 0) return 0;
             /* a bad entry is rebuilt below */
             wasitls_error_clear(err);
         }
@@ -626,12 +600,12 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
     int rc = 0;
     wasitls__buf src = {0};
     if (!mkdtemp(dirbuf)) {
-        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s", strerror(errno));
+        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s",
+                               strerror(errno));
         goto out;
     }
     rc = translate(mi, bytes, len, dirbuf, !opt, &pr, &src, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     if (src.oom) {
         rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory assembling generated code");
         goto out;
@@ -643,13 +617,11 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
     if (!opt) {
         progress_phase(&pr, "compiling with libtcc", NULL);
         if (!path[0]) {
-            if (load)
-                rc = tcc_build(src.p, out, err);
+            if (load) rc = tcc_build(src.p, out, err);
             goto out;
         }
         rc = tcc_build_so(src.p, so, err);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         goto store;
     }
     if (write_file(srcpath, src.p, src.len, NULL, 0) != 0) {
@@ -661,14 +633,27 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
     /* No sibling calls: infinite guest recursion must reach the stack guard, not become a
      * loop. Signaling NaNs and rounding math: keep x - 0.0 and friends, which Wasm defines
      * to quiet a NaN, from being folded away. */
-    char *argv[] = {"cc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-fno-strict-aliasing",
-                    "-fno-optimize-sibling-calls", "-fsignaling-nans", "-frounding-math",
-                    "-w", "-o", so, srcpath, "-lm", NULL};
+    char *argv[] = {"cc",
+                    "-O2",
+                    "-shared",
+                    "-fPIC",
+                    "-fvisibility=hidden",
+                    "-fno-strict-aliasing",
+                    "-fno-optimize-sibling-calls",
+                    "-fsignaling-nans",
+                    "-frounding-math",
+                    "-w",
+                    "-o",
+                    so,
+                    srcpath,
+                    "-lm",
+                    NULL};
     int st = run(argv, log);
     if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char msg[400];
         tool_message(log, msg, sizeof msg);
-        rc = wasitls_error_set(err, WASITLS_E_COMPILE, "cc failed: %s", msg[0] ? msg : "cannot run cc");
+        rc = wasitls_error_set(err, WASITLS_E_COMPILE, "cc failed: %s",
+                               msg[0] ? msg : "cannot run cc");
         goto out;
     }
 store:
@@ -680,13 +665,11 @@ store:
             free(data);
         }
     }
-    if (load)
-        rc = so_load(so, out, err); /* the mapping stays valid after the file is removed */
+    if (load) rc = so_load(so, out, err); /* the mapping stays valid after the file is removed */
 out:
     progress_stop(&pr);
     wasitls__buf_free(&src);
-    if (dirbuf[0] && strcmp(dirbuf, dir) != 0)
-        rm_tree(dirbuf);
+    if (dirbuf[0] && strcmp(dirbuf, dir) != 0) rm_tree(dirbuf);
     return rc;
 }
 
@@ -697,8 +680,7 @@ void wasitls__code_free(wasitls__code *c)
         tcc_delete(c->tcc);
         pthread_mutex_unlock(&tcc_lock);
     }
-    if (c->dl)
-        dlclose(c->dl);
+    if (c->dl) dlclose(c->dl);
     memset(c, 0, sizeof *c);
 }
 
@@ -708,7 +690,8 @@ int wasitls__validate_code(const uint8_t *bytes, size_t len, wasitls_error *err)
     const char *tmpdir = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/wasitls-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(dir))
-        return wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s", strerror(errno));
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s",
+                                 strerror(errno));
     char in[4200], log[4200];
     snprintf(in, sizeof in, "%s/in.wasm", dir);
     snprintf(log, sizeof log, "%s/wasm2c.log", dir);
@@ -720,7 +703,8 @@ int wasitls__validate_code(const uint8_t *bytes, size_t len, wasitls_error *err)
         char *argv[] = {"wasm-validate", in, NULL};
         int st = run(argv, log);
         if (st < 0) {
-            rc = wasitls_error_set(err, WASITLS_E_INTERNAL, "cannot run wasm-validate (is wabt installed?)");
+            rc = wasitls_error_set(err, WASITLS_E_INTERNAL,
+                                   "cannot run wasm-validate (is wabt installed?)");
         } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             char msg[400];
             tool_message(log, msg, sizeof msg);

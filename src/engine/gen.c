@@ -19,8 +19,7 @@
 
 void wasitls__buf_put(wasitls__buf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
+    if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n + 1)
@@ -50,8 +49,7 @@ void wasitls__buf_printf(wasitls__buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof tmp) {
         wasitls__buf_put(b, tmp, (size_t)n);
         return;
@@ -80,7 +78,8 @@ extern const char wasitls__prelude_text[]; /* prelude.h, embedded at build time 
  * wrappers over the runtime table, and the bit-counting builtins tcc lacks. */
 static const char prelude_tail[] =
     "static const wasitls__rt_api *wasitls__rt;\n"
-    "static WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t t) { wasitls__rt->trap(t); abort(); }\n"
+    "static WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t t) { wasitls__rt->trap(t); abort(); "
+    "}\n"
     "static bool wasm_rt_is_initialized(void) { return true; }\n"
     "#include <stdarg.h>\n"
     "static uint32_t wasm_rt_register_func_type(uint32_t np, uint32_t nr, ...) {\n"
@@ -94,23 +93,30 @@ static const char prelude_tail[] =
     "#define wasm_rt_allocate_funcref_table(t, i, x) wasitls__rt->allocate_funcref_table(t, i, x)\n"
     "#define wasm_rt_free_funcref_table(t) wasitls__rt->free_funcref_table(t)\n"
     "#define wasm_rt_grow_funcref_table(t, d, v) wasitls__rt->grow_funcref_table(t, d, v)\n"
-    "#define wasm_rt_allocate_externref_table(t, i, x) wasitls__rt->allocate_externref_table(t, i, x)\n"
+    "#define wasm_rt_allocate_externref_table(t, i, x) wasitls__rt->allocate_externref_table(t, i, "
+    "x)\n"
     "#define wasm_rt_free_externref_table(t) wasitls__rt->free_externref_table(t)\n"
     "#define wasm_rt_grow_externref_table(t, d, v) wasitls__rt->grow_externref_table(t, d, v)\n"
-    "static inline double wasitls__negd(double x) { uint64_t b; memcpy(&b, &x, 8); b ^= 1ull << 63; memcpy(&x, &b, 8); return x; }\n"
-    "static inline float wasitls__negf(float x) { uint32_t b; memcpy(&b, &x, 4); b ^= 1u << 31; memcpy(&x, &b, 4); return x; }\n"
+    "static inline double wasitls__negd(double x) { uint64_t b; memcpy(&b, &x, 8); b ^= 1ull << "
+    "63; memcpy(&x, &b, 8); return x; }\n"
+    "static inline float wasitls__negf(float x) { uint32_t b; memcpy(&b, &x, 4); b ^= 1u << 31; "
+    "memcpy(&x, &b, 4); return x; }\n"
     "#ifdef __TINYC__\n"
-    "static inline int wasitls__clz64(uint64_t x) { int n = 0; if (!(x >> 32)) { n += 32; x <<= 32; }\n"
+    "static inline int wasitls__clz64(uint64_t x) { int n = 0; if (!(x >> 32)) { n += 32; x <<= "
+    "32; }\n"
     "  if (!(x >> 48)) { n += 16; x <<= 16; } if (!(x >> 56)) { n += 8; x <<= 8; }\n"
     "  if (!(x >> 60)) { n += 4; x <<= 4; } if (!(x >> 62)) { n += 2; x <<= 2; }\n"
     "  if (!(x >> 63)) n += 1; return n; }\n"
-    "static inline int wasitls__ctz64(uint64_t x) { int n = 0; if (!(x & 0xffffffffu)) { n += 32; x >>= 32; }\n"
+    "static inline int wasitls__ctz64(uint64_t x) { int n = 0; if (!(x & 0xffffffffu)) { n += 32; "
+    "x >>= 32; }\n"
     "  if (!(x & 0xffff)) { n += 16; x >>= 16; } if (!(x & 0xff)) { n += 8; x >>= 8; }\n"
     "  if (!(x & 0xf)) { n += 4; x >>= 4; } if (!(x & 3)) { n += 2; x >>= 2; }\n"
     "  if (!(x & 1)) n += 1; return n; }\n"
-    "static inline int wasitls__popcnt64(uint64_t x) { x = x - ((x >> 1) & 0x5555555555555555ull);\n"
+    "static inline int wasitls__popcnt64(uint64_t x) { x = x - ((x >> 1) & "
+    "0x5555555555555555ull);\n"
     "  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);\n"
-    "  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full; return (int)((x * 0x0101010101010101ull) >> 56); }\n"
+    "  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full; return (int)((x * 0x0101010101010101ull) >> "
+    "56); }\n"
     "#define __builtin_clz(x) (wasitls__clz64((uint32_t)(x)) - 32)\n"
     "#define __builtin_clzll(x) wasitls__clz64(x)\n"
     "#define __builtin_ctz(x) wasitls__ctz64((uint32_t)(x))\n"
@@ -131,9 +137,11 @@ void wasitls__gen_prelude(wasitls__buf *b)
 static void mangle_n(wasitls__buf *b, const char *s, size_t len)
 {
     wasitls__buf_puts(b, "Z_");
-    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + len; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + len;
+         p++) {
         unsigned char ch = *p;
-        bool alnum = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+        bool alnum =
+            (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
         if ((alnum && ch != 'Z') || ch == '_') {
             char c1 = (char)ch;
             wasitls__buf_put(b, &c1, 1);
@@ -151,12 +159,18 @@ static void mangle(wasitls__buf *b, const char *s)
 static const char *ctype(uint8_t k)
 {
     switch (k) {
-    case WASITLS_I32: return "u32";
-    case WASITLS_I64: return "u64";
-    case WASITLS_F32: return "f32";
-    case WASITLS_F64: return "f64";
-    case WASITLS_FUNCREF: return "wasm_rt_funcref_t";
-    case WASITLS_EXTERNREF: return "wasm_rt_externref_t";
+    case WASITLS_I32:
+        return "u32";
+    case WASITLS_I64:
+        return "u64";
+    case WASITLS_F32:
+        return "f32";
+    case WASITLS_F64:
+        return "f64";
+    case WASITLS_FUNCREF:
+        return "wasm_rt_funcref_t";
+    case WASITLS_EXTERNREF:
+        return "wasm_rt_externref_t";
     }
     return "void";
 }
@@ -164,12 +178,18 @@ static const char *ctype(uint8_t k)
 static char tchar(uint8_t k)
 {
     switch (k) {
-    case WASITLS_I32: return 'i';
-    case WASITLS_I64: return 'j';
-    case WASITLS_F32: return 'f';
-    case WASITLS_F64: return 'd';
-    case WASITLS_FUNCREF: return 'r';
-    case WASITLS_EXTERNREF: return 'e';
+    case WASITLS_I32:
+        return 'i';
+    case WASITLS_I64:
+        return 'j';
+    case WASITLS_F32:
+        return 'f';
+    case WASITLS_F64:
+        return 'd';
+    case WASITLS_FUNCREF:
+        return 'r';
+    case WASITLS_EXTERNREF:
+        return 'e';
     }
     return '?';
 }
@@ -177,10 +197,14 @@ static char tchar(uint8_t k)
 static const char *vfield(uint8_t k)
 {
     switch (k) {
-    case WASITLS_I32: return "i32";
-    case WASITLS_I64: return "i64";
-    case WASITLS_F32: return "f32";
-    case WASITLS_F64: return "f64";
+    case WASITLS_I32:
+        return "i32";
+    case WASITLS_I64:
+        return "i64";
+    case WASITLS_F32:
+        return "f32";
+    case WASITLS_F64:
+        return "f64";
     }
     return "ref";
 }
@@ -234,8 +258,7 @@ static int name_cmp(const wasitls__modinfo *mi, uint32_t a, uint32_t b)
 {
     uint32_t la = mi->import_lens[2 * a], lb = mi->import_lens[2 * b];
     int c = memcmp(mi->imports[a].module, mi->imports[b].module, la < lb ? la : lb);
-    if (c)
-        return c;
+    if (c) return c;
     return la < lb ? -1 : la > lb;
 }
 
@@ -266,15 +289,13 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
     /* the distinct import module names, sorted as wasm2c orders instantiate's parameters
      * (a std::set<std::string>: bytewise, a prefix first); kept as import indices */
     uint32_t *mods = calloc(ni ? ni : 1, sizeof *mods);
-    if (!mods)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    if (!mods) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     uint32_t nmods = 0;
     for (uint32_t i = 0; i < ni; i++) {
         bool seen = false;
         for (uint32_t j = 0; j < nmods && !seen; j++)
             seen = name_cmp(mi, mods[j], i) == 0;
-        if (!seen)
-            mods[nmods++] = i;
+        if (!seen) mods[nmods++] = i;
     }
     for (uint32_t i = 1; i < nmods; i++) /* insertion sort: few distinct modules */
         for (uint32_t j = i; j > 0 && name_cmp(mi, mods[j - 1], mods[j]) > 0; j--) {
@@ -283,8 +304,10 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             mods[j - 1] = t;
         }
 
-    wasitls__buf_printf(b, "\n/* ---- wasitls glue ---- */\n"
-                           "typedef struct wasitls__inst { %s_instance_t w; wasitls__slot slots[%u]; } wasitls__inst;\n",
+    wasitls__buf_printf(b,
+                        "\n/* ---- wasitls glue ---- */\n"
+                        "typedef struct wasitls__inst { %s_instance_t w; wasitls__slot slots[%u]; "
+                        "} wasitls__inst;\n",
                         M, ni ? ni : 1);
 
     for (uint32_t i = 0; i < ni; i++) {
@@ -293,11 +316,15 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
          * only has that field for modules we import functions from, and otherwise gets the
          * instance itself (see wasitls__instantiate) */
         if (has_func_import(mi, i)) {
-            wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - offsetof(%s_instance_t, ", i, M);
+            wasitls__buf_printf(b,
+                                "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)((char *)(p) - "
+                                "offsetof(%s_instance_t, ",
+                                i, M);
             mangle_n(b, im->module, mi->import_lens[2 * i]);
             wasitls__buf_printf(b, "_instance)))->slots[%u])\n", i);
         } else {
-            wasitls__buf_printf(b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)(p))->slots[%u])\n", i, i);
+            wasitls__buf_printf(
+                b, "#define WASITLS__SLOT%u(p) (&((wasitls__inst *)(p))->slots[%u])\n", i, i);
         }
         switch (im->type.kind) {
         case WASITLS_EXTERN_FUNC: {
@@ -307,8 +334,8 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             wasitls__buf_printf(b, " wasitls__box%u(void *ctx", i);
             for (uint32_t k = 0; k < ft->nparams; k++)
                 wasitls__buf_printf(b, ", %s a%u", ctype(ft->params[k]), k);
-            wasitls__buf_printf(b, ") {\n  wasitls__val a[%u], r[%u];\n", ft->nparams ? ft->nparams : 1,
-                                ft->nresults ? ft->nresults : 1);
+            wasitls__buf_printf(b, ") {\n  wasitls__val a[%u], r[%u];\n",
+                                ft->nparams ? ft->nparams : 1, ft->nresults ? ft->nresults : 1);
             for (uint32_t k = 0; k < ft->nparams; k++) {
                 char dst[32], ex[32];
                 snprintf(dst, sizeof dst, "a[%u]", k);
@@ -336,8 +363,7 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             wasitls__buf_puts(b, "}\n");
             /* the trampoline wasm2c's code calls; an import repeated under the same names is
              * one symbol for wasm2c, wired through the first one's slot */
-            if (repeated(mi, i))
-                break;
+            if (repeated(mi, i)) break;
             rettype(b, ft);
             wasitls__buf_puts(b, " ");
             mangle_n(b, im->module, mi->import_lens[2 * i]);
@@ -366,14 +392,14 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
                                                            : "wasm_rt_externref_table_t";
             else
                 t = ctype(im->type.global.type);
-            if (repeated(mi, i))
-                break;
+            if (repeated(mi, i)) break;
             wasitls__buf_printf(b, "%s *", t);
             mangle_n(b, im->module, mi->import_lens[2 * i]);
             mangle_n(b, im->name, mi->import_lens[2 * i + 1]);
             wasitls__buf_puts(b, "(struct ");
             mangle_n(b, im->module, mi->import_lens[2 * i]);
-            wasitls__buf_printf(b, "_instance_t *p) { return (%s *)WASITLS__SLOT%u(p)->ctx; }\n", t, i);
+            wasitls__buf_printf(b, "_instance_t *p) { return (%s *)WASITLS__SLOT%u(p)->ctx; }\n", t,
+                                i);
             break;
         }
         }
@@ -392,7 +418,10 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         const wasitls_exportdesc *ex = &mi->exports[i];
         if (ex->type.kind == WASITLS_EXTERN_FUNC) {
             const wasitls_functype *ft = &ex->type.func;
-            wasitls__buf_printf(b, "static void wasitls__call%u(void *inst, const wasitls__val *a, wasitls__val *r) {\n  ", i);
+            wasitls__buf_printf(b,
+                                "static void wasitls__call%u(void *inst, const wasitls__val *a, "
+                                "wasitls__val *r) {\n  ",
+                                i);
             if (ft->nresults) {
                 rettype(b, ft);
                 wasitls__buf_puts(b, " x = ");
@@ -418,7 +447,8 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             }
             wasitls__buf_puts(b, "}\n");
         } else {
-            wasitls__buf_printf(b, "static void *wasitls__get%u(void *inst) { return (void *)%s", i, M);
+            wasitls__buf_printf(b, "static void *wasitls__get%u(void *inst) { return (void *)%s", i,
+                                M);
             mangle_n(b, ex->name, mi->export_lens[i]);
             wasitls__buf_printf(b, "((%s_instance_t *)inst); }\n", M);
         }
@@ -452,9 +482,12 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         }
     }
     wasitls__buf_puts(b, ");\n}\n");
-    wasitls__buf_printf(b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n", M, M);
-    wasitls__buf_printf(b,
-        "#if defined(__GNUC__) && !defined(__TINYC__)\n__attribute__((visibility(\"default\")))\n#endif\n"
+    wasitls__buf_printf(b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n",
+                        M, M);
+    wasitls__buf_printf(
+        b,
+        "#if defined(__GNUC__) && "
+        "!defined(__TINYC__)\n__attribute__((visibility(\"default\")))\n#endif\n"
         "void wasitls__module_entry(const wasitls__rt_api *rt, wasitls__glue *g) {\n"
         "  wasitls__rt = rt;\n"
         "  g->abi_version = WASITLS__GLUE_ABI;\n"
@@ -469,7 +502,6 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         "}\n",
         ni, ne, M);
     free(mods);
-    if (b->oom)
-        return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory generating glue");
+    if (b->oom) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory generating glue");
     return 0;
 }

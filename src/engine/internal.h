@@ -74,8 +74,8 @@ typedef struct wasitls__progress wasitls__progress;
 
 typedef struct wasitls__code {
     wasitls_tier tier;
-    void *tcc;    /* TCCState*, fast tier */
-    void *dl;     /* dlopen handle, opt tier */
+    void *tcc; /* TCCState*, fast tier */
+    void *dl;  /* dlopen handle, opt tier */
     wasitls__glue glue;
 } wasitls__code;
 
@@ -145,7 +145,7 @@ typedef struct wasitls__funcext {
 struct wasitls_instance {
     wasitls_module *module;
     void *host_data;
-    void *w2c; /* the generated instance struct (glue.instance_size bytes) */
+    void *w2c;                    /* the generated instance struct (glue.instance_size bytes) */
     wasitls__host_binding *hosts; /* per import */
     wasitls__funcext *funcs;      /* per export (func exports only filled) */
     struct wasitls_memory *mems;  /* per export */

@@ -19,8 +19,7 @@
 #define CHECK(x)                                                                                   \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
+        if (rc_) return rc_;                                                                       \
     } while (0)
 
 static int unsupported(wasitls_cursor *c, const char *feature)
@@ -45,7 +44,12 @@ static int valtype(wasitls_cursor *c, uint8_t *out)
     case WASITLS_V128:
         c->pos--;
         return unsupported(c, "SIMD (v128 values)");
-    case 0x6b: case 0x6c: case 0x6d: case 0x6e: case 0x64: case 0x63:
+    case 0x6b:
+    case 0x6c:
+    case 0x6d:
+    case 0x6e:
+    case 0x64:
+    case 0x63:
         c->pos--;
         return unsupported(c, "GC / typed function references");
     }
@@ -72,12 +76,14 @@ static int limits(wasitls_cursor *c, wasitls_limits *l, bool memory)
     if (memory && (flags & 0x04)) {
         c->pos--;
         return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
-                                   "malformed limits flags 0x%02x: memory64 is not supported", flags);
+                                   "malformed limits flags 0x%02x: memory64 is not supported",
+                                   flags);
     }
     if (memory && (flags & 0x02)) {
         c->pos--;
         return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
-                                   "integer too large: limits flags 0x%02x (shared memories - threads - are not supported)",
+                                   "integer too large: limits flags 0x%02x (shared memories - "
+                                   "threads - are not supported)",
                                    flags);
     }
     if (flags > 1) {
@@ -118,8 +124,7 @@ static int name_dup(wasitls_cursor *c, char **out, uint32_t *len)
     CHECK(wasitls_cursor_name(c, &p, &n));
     *len = (uint32_t)n;
     char *s = malloc(n + 1);
-    if (!s)
-        return wasitls_cursor_fail(c, WASITLS_E_NOMEM, "out of memory");
+    if (!s) return wasitls_cursor_fail(c, WASITLS_E_NOMEM, "out of memory");
     memcpy(s, p, n);
     s[n] = 0;
     *out = s;
@@ -137,19 +142,46 @@ static int const_expr(wasitls_cursor *c)
         CHECK(wasitls_cursor_u8(c, &op));
         if (count > 1 || (op == 0x0b && count != 1)) {
             c->pos--;
-            return wasitls_cursor_fail(c, WASITLS_E_INVALID,
-                                       "type mismatch: a constant expression must produce exactly one value");
+            return wasitls_cursor_fail(
+                c, WASITLS_E_INVALID,
+                "type mismatch: a constant expression must produce exactly one value");
         }
         switch (op) {
         case 0x0b:
             return 0;
-        case 0x41: { int32_t v; CHECK(wasitls_cursor_leb_s32(c, &v)); break; }
-        case 0x42: { int64_t v; CHECK(wasitls_cursor_leb_s64(c, &v)); break; }
-        case 0x43: CHECK(wasitls_cursor_skip(c, 4)); break;
-        case 0x44: CHECK(wasitls_cursor_skip(c, 8)); break;
-        case 0x23: case 0xd2: { uint32_t v; CHECK(wasitls_cursor_leb_u32(c, &v)); break; }
-        case 0xd0: { uint8_t t; CHECK(reftype(c, &t)); break; }
-        case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e:
+        case 0x41: {
+            int32_t v;
+            CHECK(wasitls_cursor_leb_s32(c, &v));
+            break;
+        }
+        case 0x42: {
+            int64_t v;
+            CHECK(wasitls_cursor_leb_s64(c, &v));
+            break;
+        }
+        case 0x43:
+            CHECK(wasitls_cursor_skip(c, 4));
+            break;
+        case 0x44:
+            CHECK(wasitls_cursor_skip(c, 8));
+            break;
+        case 0x23:
+        case 0xd2: {
+            uint32_t v;
+            CHECK(wasitls_cursor_leb_u32(c, &v));
+            break;
+        }
+        case 0xd0: {
+            uint8_t t;
+            CHECK(reftype(c, &t));
+            break;
+        }
+        case 0x6a:
+        case 0x6b:
+        case 0x6c:
+        case 0x7c:
+        case 0x7d:
+        case 0x7e:
             c->pos--;
             return unsupported(c, "extended constant expressions");
         case 0xfd:
@@ -169,7 +201,8 @@ static int memarg(wasitls_cursor *c)
     CHECK(wasitls_cursor_leb_u32(c, &align));
     if (align & 0x40)
         return wasitls_cursor_fail(c, WASITLS_E_INVALID,
-                                   "alignment must not be larger than natural (a memory index in a memarg: multi-memory is not supported)");
+                                   "alignment must not be larger than natural (a memory index in a "
+                                   "memarg: multi-memory is not supported)");
     CHECK(wasitls_cursor_leb_u32(c, &off));
     return 0;
 }
@@ -186,25 +219,48 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
     while (!wasitls_cursor_eof(c)) {
         uint8_t op;
         if (depth == 0)
-            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "operators remaining after end of function");
+            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
+                                       "operators remaining after end of function");
         CHECK(wasitls_cursor_u8(c, &op));
         switch (op) {
         case 0x0b:
             depth--;
             break;
-        case 0x00: case 0x01: case 0x05: case 0x0f: case 0x1a: case 0x1b:
+        case 0x00:
+        case 0x01:
+        case 0x05:
+        case 0x0f:
+        case 0x1a:
+        case 0x1b:
         case 0xd1:
             break;
-        case 0x02: case 0x03: case 0x04:
+        case 0x02:
+        case 0x03:
+        case 0x04:
             CHECK(wasitls_cursor_leb_s33(c, &s64));
             depth++;
             break;
-        case 0x06: case 0x07: case 0x08: case 0x09: case 0x18: case 0x19: case 0x0a:
+        case 0x06:
+        case 0x07:
+        case 0x08:
+        case 0x09:
+        case 0x18:
+        case 0x19:
+        case 0x0a:
         case 0x1f:
             c->pos--;
             return unsupported(c, "exception handling");
-        case 0x0c: case 0x0d: case 0x10: case 0x20: case 0x21: case 0x22: case 0x23: case 0x24:
-        case 0x25: case 0x26: case 0xd2:
+        case 0x0c:
+        case 0x0d:
+        case 0x10:
+        case 0x20:
+        case 0x21:
+        case 0x22:
+        case 0x23:
+        case 0x24:
+        case 0x25:
+        case 0x26:
+        case 0xd2:
             CHECK(wasitls_cursor_leb_u32(c, &n));
             break;
         case 0x0e: {
@@ -219,13 +275,21 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
             CHECK(wasitls_cursor_leb_u32(c, &n));
             /* wasm2c 1.0.32 accepts call_indirect through an externref table */
             if (n < mi->ntables && mi->tables[n].elem != WASITLS_FUNCREF)
-                return wasitls_cursor_fail(c, WASITLS_E_INVALID,
-                                           "type mismatch: call_indirect through table %u, which is not a funcref table", n);
+                return wasitls_cursor_fail(
+                    c, WASITLS_E_INVALID,
+                    "type mismatch: call_indirect through table %u, which is not a funcref table",
+                    n);
             break;
-        case 0x12: case 0x13:
+        case 0x12:
+        case 0x13:
             c->pos--;
             return unsupported(c, "tail calls (return_call)");
-        case 0x14: case 0x15: case 0xd3: case 0xd4: case 0xd5: case 0xd6:
+        case 0x14:
+        case 0x15:
+        case 0xd3:
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
             c->pos--;
             return unsupported(c, "typed function references");
         case 0x1c: {
@@ -235,12 +299,14 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
                 CHECK(valtype(c, &b));
             break;
         }
-        case 0x3f: case 0x40:
+        case 0x3f:
+        case 0x40:
             CHECK(wasitls_cursor_u8(c, &b));
             if (b != 0) {
                 c->pos--;
-                return wasitls_cursor_fail(c, WASITLS_E_MALFORMED,
-                                           "zero byte expected (memory index %u: multi-memory is not supported)", b);
+                return wasitls_cursor_fail(
+                    c, WASITLS_E_MALFORMED,
+                    "zero byte expected (memory index %u: multi-memory is not supported)", b);
             }
             break;
         case 0x41:
@@ -271,13 +337,24 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
             uint32_t sub;
             CHECK(wasitls_cursor_leb_u32(c, &sub));
             switch (sub) {
-            case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+            case 0:
+            case 1:
+            case 2:
+            case 3:
+            case 4:
+            case 5:
+            case 6:
+            case 7:
                 break;
             case 8:
                 CHECK(wasitls_cursor_leb_u32(c, &n));
                 CHECK(wasitls_cursor_u8(c, &b));
                 break;
-            case 9: case 13: case 15: case 16: case 17:
+            case 9:
+            case 13:
+            case 15:
+            case 16:
+            case 17:
                 CHECK(wasitls_cursor_leb_u32(c, &n));
                 break;
             case 10:
@@ -287,7 +364,8 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
             case 11:
                 CHECK(wasitls_cursor_u8(c, &b));
                 break;
-            case 12: case 14:
+            case 12:
+            case 14:
                 CHECK(wasitls_cursor_leb_u32(c, &n));
                 CHECK(wasitls_cursor_leb_u32(c, &n));
                 break;
@@ -301,8 +379,7 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
                 CHECK(memarg(c));
                 break;
             }
-            if (op >= 0x45 && op <= 0xc4)
-                break;
+            if (op >= 0x45 && op <= 0xc4) break;
             c->pos--;
             return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "illegal opcode 0x%02x", op);
         }
@@ -315,8 +392,7 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
 static int grow_push(void **arr, uint32_t *n, size_t elsize)
 {
     void *p = realloc(*arr, (size_t)(*n + 1) * elsize);
-    if (!p)
-        return WASITLS_E_NOMEM;
+    if (!p) return WASITLS_E_NOMEM;
     *arr = p;
     memset((char *)p + (size_t)*n * elsize, 0, elsize);
     (*n)++;
@@ -328,7 +404,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
     uint32_t magic, version;
     CHECK(wasitls_cursor_u32le(c, &magic));
     if (magic != 0x6d736100)
-        return c->pos -= 4, wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "magic header not detected");
+        return c->pos -= 4,
+               wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "magic header not detected");
     CHECK(wasitls_cursor_u32le(c, &version));
     if (version != 1) {
         c->pos -= 4;
@@ -338,8 +415,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
         return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "unknown binary version");
     }
     /* Non-custom sections must appear at most once and in this order. */
-    static const int order[] = {[1] = 1, [2] = 2, [3] = 3, [4] = 4, [5] = 5, [6] = 6, [7] = 7,
-                                [8] = 8, [9] = 9, [12] = 10, [10] = 11, [11] = 12};
+    static const int order[] = {[1] = 1, [2] = 2, [3] = 3, [4] = 4,   [5] = 5,   [6] = 6,
+                                [7] = 7, [8] = 8, [9] = 9, [12] = 10, [10] = 11, [11] = 12};
     int last = 0;
     uint32_t nfunc_decl = 0, ncode = 0, data_count = 0, ndata = 0;
     bool have_datacount = false, have_func_section = false;
@@ -362,24 +439,24 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
             c->pos = sec_start;
             /* 13 is the exception-handling proposal's tag section; in WebAssembly 2.0 it is
              * malformed like any unknown id, which is also what spec tests expect */
-            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "malformed section id %u%s", id,
-                                       id == 13 ? " (tag section: exception handling is not supported)" : "");
+            return wasitls_cursor_fail(
+                c, WASITLS_E_MALFORMED, "malformed section id %u%s", id,
+                id == 13 ? " (tag section: exception handling is not supported)" : "");
         }
         if (order[id] <= last) {
             c->pos = sec_start;
-            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "unexpected or repeated section %u", id);
+            return wasitls_cursor_fail(c, WASITLS_E_MALFORMED, "unexpected or repeated section %u",
+                                       id);
         }
         last = order[id];
         uint32_t cnt = 0;
         CHECK(wasitls_cursor_leb_u32(&s, &cnt));
         switch (id) {
         case 1: /* type */
-            if (cnt > MAX_TYPES)
-                return wasitls_cursor_fail(&s, WASITLS_E_LIMIT, "too many types");
+            if (cnt > MAX_TYPES) return wasitls_cursor_fail(&s, WASITLS_E_LIMIT, "too many types");
             mi->types = calloc(cnt ? cnt : 1, sizeof *mi->types);
             mi->typebytes = malloc((size_t)size + 1);
-            if (!mi->types || !mi->typebytes)
-                return WASITLS_E_NOMEM;
+            if (!mi->types || !mi->typebytes) return WASITLS_E_NOMEM;
             {
                 size_t tb = 0;
                 for (uint32_t i = 0; i < cnt; i++) {
@@ -389,14 +466,16 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                         s.pos--;
                         if (form == 0x5e || form == 0x5f || form == 0x4e || form == 0x50)
                             return unsupported(&s, "GC types");
-                        return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed function type");
+                        return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                                   "malformed function type");
                     }
                     wasitls_functype *ft = &mi->types[i];
                     for (int pass = 0; pass < 2; pass++) {
                         uint32_t k;
                         CHECK(wasitls_cursor_leb_u32(&s, &k));
                         if (k > MAX_PARAMS || tb + k > size)
-                            return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "too many parameters or results");
+                            return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                                       "too many parameters or results");
                         uint8_t *dst = mi->typebytes + tb;
                         for (uint32_t j = 0; j < k; j++)
                             CHECK(valtype(&s, &dst[j]));
@@ -418,8 +497,7 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 return wasitls_cursor_fail(&s, WASITLS_E_LIMIT, "too many imports");
             mi->imports = calloc(cnt ? cnt : 1, sizeof *mi->imports);
             mi->import_lens = calloc(cnt ? cnt : 1, 2 * sizeof *mi->import_lens);
-            if (!mi->imports || !mi->import_lens)
-                return WASITLS_E_NOMEM;
+            if (!mi->imports || !mi->import_lens) return WASITLS_E_NOMEM;
             for (uint32_t i = 0; i < cnt; i++) {
                 wasitls_importdesc *im = &mi->imports[i];
                 mi->nimports++;
@@ -474,8 +552,9 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 }
                 case 4:
                     s.pos--;
-                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
-                                               "malformed import kind 4 (tags: exception handling is not supported)");
+                    return wasitls_cursor_fail(
+                        &s, WASITLS_E_MALFORMED,
+                        "malformed import kind 4 (tags: exception handling is not supported)");
                 default:
                     s.pos--;
                     return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed import kind");
@@ -489,8 +568,7 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
             nfunc_decl = cnt;
             {
                 uint32_t *p = realloc(mi->func_types, (size_t)(mi->nfuncs + cnt + 1) * sizeof *p);
-                if (!p)
-                    return WASITLS_E_NOMEM;
+                if (!p) return WASITLS_E_NOMEM;
                 mi->func_types = p;
             }
             for (uint32_t i = 0; i < cnt; i++) {
@@ -534,8 +612,7 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
             mi->exports = calloc(cnt ? cnt : 1, sizeof *mi->exports);
             mi->export_index = calloc(cnt ? cnt : 1, sizeof *mi->export_index);
             mi->export_lens = calloc(cnt ? cnt : 1, sizeof *mi->export_lens);
-            if (!mi->exports || !mi->export_index || !mi->export_lens)
-                return WASITLS_E_NOMEM;
+            if (!mi->exports || !mi->export_index || !mi->export_lens) return WASITLS_E_NOMEM;
             for (uint32_t i = 0; i < cnt; i++) {
                 wasitls_exportdesc *ex = &mi->exports[i];
                 mi->nexports++;
@@ -554,7 +631,8 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 switch (kind) {
                 case 0:
                     if (idx >= mi->nfuncs)
-                        return wasitls_cursor_fail(&s, WASITLS_E_INVALID, "unknown function %u", idx);
+                        return wasitls_cursor_fail(&s, WASITLS_E_INVALID, "unknown function %u",
+                                                   idx);
                     ex->type.kind = WASITLS_EXTERN_FUNC;
                     ex->type.func = mi->types[mi->func_types[idx]];
                     break;
@@ -580,8 +658,9 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                     break;
                 case 4:
                     s.pos--;
-                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
-                                               "malformed export kind 4 (tags: exception handling is not supported)");
+                    return wasitls_cursor_fail(
+                        &s, WASITLS_E_MALFORMED,
+                        "malformed export kind 4 (tags: exception handling is not supported)");
                 default:
                     return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed export kind");
                 }
@@ -598,11 +677,11 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                 uint8_t b;
                 CHECK(wasitls_cursor_leb_u32(&s, &flags));
                 if (flags > 7)
-                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed elements segment kind");
+                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                               "malformed elements segment kind");
                 if (flags & 2 && !(flags & 1))
                     CHECK(wasitls_cursor_leb_u32(&s, &x)); /* table index */
-                if (!(flags & 1))
-                    CHECK(const_expr(&s));
+                if (!(flags & 1)) CHECK(const_expr(&s));
                 if (flags & 3) {
                     if (flags & 4)
                         CHECK(reftype(&s, &b));
@@ -650,20 +729,22 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
         case 11: /* data */
             ndata = cnt;
             if (have_datacount && ndata != data_count)
-                return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "data count and data section have inconsistent lengths");
+                return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                           "data count and data section have inconsistent lengths");
             for (uint32_t i = 0; i < cnt; i++) {
                 uint32_t flags, x, k;
                 CHECK(wasitls_cursor_leb_u32(&s, &flags));
                 if (flags > 2)
-                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED, "malformed data segment kind");
+                    return wasitls_cursor_fail(&s, WASITLS_E_MALFORMED,
+                                               "malformed data segment kind");
                 if (flags == 2) {
                     CHECK(wasitls_cursor_leb_u32(&s, &x));
                     if (x != 0)
-                        return wasitls_cursor_fail(&s, WASITLS_E_INVALID,
-                                                   "unknown memory %u (multi-memory is not supported)", x);
+                        return wasitls_cursor_fail(
+                            &s, WASITLS_E_INVALID,
+                            "unknown memory %u (multi-memory is not supported)", x);
                 }
-                if (flags != 1)
-                    CHECK(const_expr(&s));
+                if (flags != 1) CHECK(const_expr(&s));
                 CHECK(wasitls_cursor_leb_u32(&s, &k));
                 CHECK(wasitls_cursor_skip(&s, k));
             }
@@ -694,15 +775,19 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                        !memcmp(a->type.func.params, b->type.func.params, a->type.func.nparams) &&
                        !memcmp(a->type.func.results, b->type.func.results, a->type.func.nresults);
             else if (same && a->type.kind == WASITLS_EXTERN_GLOBAL)
-                same = a->type.global.type == b->type.global.type && a->type.global.mut == b->type.global.mut;
+                same = a->type.global.type == b->type.global.type &&
+                       a->type.global.mut == b->type.global.mut;
             if (!same)
-                return wasitls_cursor_fail(c, WASITLS_E_UNSUPPORTED_FEATURE,
-                                           "unsupported: import \"%s\" \"%s\" is declared twice with different types "
-                                           "(the translator cannot express that)", a->module, a->name);
+                return wasitls_cursor_fail(
+                    c, WASITLS_E_UNSUPPORTED_FEATURE,
+                    "unsupported: import \"%s\" \"%s\" is declared twice with different types "
+                    "(the translator cannot express that)",
+                    a->module, a->name);
         }
     if (mi->nmems > 1)
-        return wasitls_cursor_fail(c, WASITLS_E_INVALID,
-                                   "multiple memories (%u): the multi-memory feature is not supported", mi->nmems);
+        return wasitls_cursor_fail(
+            c, WASITLS_E_INVALID,
+            "multiple memories (%u): the multi-memory feature is not supported", mi->nmems);
     (void)ncode;
     return 0;
 }
@@ -713,10 +798,8 @@ int wasitls__parse(const uint8_t *bytes, size_t len, wasitls__modinfo *mi, wasit
     wasitls_cursor c;
     wasitls_cursor_init(&c, bytes, len, err);
     int rc = parse_sections(&c, mi);
-    if (rc == WASITLS_E_NOMEM)
-        wasitls_error_set(err, rc, "out of memory parsing module");
-    if (rc)
-        wasitls__modinfo_free(mi);
+    if (rc == WASITLS_E_NOMEM) wasitls_error_set(err, rc, "out of memory parsing module");
+    if (rc) wasitls__modinfo_free(mi);
     return rc;
 }
 

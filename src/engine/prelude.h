@@ -121,7 +121,8 @@ typedef struct wasitls__rt_api {
     void (*free_memory)(wasm_rt_memory_t *);
     void (*allocate_funcref_table)(wasm_rt_funcref_table_t *, uint32_t elements, uint32_t max);
     void (*free_funcref_table)(wasm_rt_funcref_table_t *);
-    uint32_t (*grow_funcref_table)(wasm_rt_funcref_table_t *, uint32_t delta, wasm_rt_funcref_t init);
+    uint32_t (*grow_funcref_table)(wasm_rt_funcref_table_t *, uint32_t delta,
+                                   wasm_rt_funcref_t init);
     void (*allocate_externref_table)(wasm_rt_externref_table_t *, uint32_t elements, uint32_t max);
     void (*free_externref_table)(wasm_rt_externref_table_t *);
     uint32_t (*grow_externref_table)(wasm_rt_externref_table_t *, uint32_t delta,
@@ -134,7 +135,7 @@ typedef struct wasitls__rt_api {
 
 /* What a generated module hands the runtime (wasitls__module_entry fills it). */
 typedef struct wasitls__export_fn {
-    void *direct;                                                 /* typed: T f(inst, ...) */
+    void *direct; /* typed: T f(inst, ...) */
     void (*call)(void *inst, const wasitls__val *args, wasitls__val *results); /* boxed */
     void *(*get)(void *inst); /* memory/table/global: pointer to the object */
 } wasitls__export_fn;
@@ -142,8 +143,8 @@ typedef struct wasitls__export_fn {
 typedef struct wasitls__glue {
     uint32_t abi_version;
     uint32_t nimports, nexports;
-    size_t instance_size;  /* bytes to allocate (zeroed) per instance */
-    size_t slots_offset;   /* offset of the wasitls__slot array within an instance */
+    size_t instance_size; /* bytes to allocate (zeroed) per instance */
+    size_t slots_offset;  /* offset of the wasitls__slot array within an instance */
     void (*init_module)(void);
     void (*instantiate)(void *inst); /* runs data/elem init and the start function */
     void (*free)(void *inst);

@@ -73,8 +73,7 @@ static void res_remove(uintptr_t start)
     while (*pp && (*pp)->start != start)
         pp = &(*pp)->next;
     reservation *r = *pp;
-    if (r)
-        __atomic_store_n(pp, r->next, __ATOMIC_RELEASE);
+    if (r) __atomic_store_n(pp, r->next, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&res_lock);
     free(r);
 }
@@ -82,8 +81,7 @@ static void res_remove(uintptr_t start)
 static bool res_contains(uintptr_t a)
 {
     for (reservation *r = __atomic_load_n(&res_head, __ATOMIC_ACQUIRE); r; r = r->next)
-        if (a >= r->start && a < r->end)
-            return true;
+        if (a >= r->start && a < r->end) return true;
     return false;
 }
 
@@ -92,15 +90,24 @@ static bool res_contains(uintptr_t a)
 static const char *trap_text(wasm_rt_trap_t t)
 {
     switch (t) {
-    case WASM_RT_TRAP_OOB: return "out of bounds memory access";
-    case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
-    case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
-    case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
-    case WASM_RT_TRAP_UNREACHABLE: return "unreachable executed";
-    case WASM_RT_TRAP_CALL_INDIRECT: return "indirect call to a null or mismatched table entry";
-    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
-    case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
-    default: return "trap";
+    case WASM_RT_TRAP_OOB:
+        return "out of bounds memory access";
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        return "integer overflow";
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        return "integer divide by zero";
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        return "invalid conversion to integer";
+    case WASM_RT_TRAP_UNREACHABLE:
+        return "unreachable executed";
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        return "indirect call to a null or mismatched table entry";
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+        return "uncaught exception";
+    case WASM_RT_TRAP_EXHAUSTION:
+        return "call stack exhausted";
+    default:
+        return "trap";
     }
 }
 
@@ -173,8 +180,7 @@ static void install_handler(void)
 static void ensure_thread_ready(void)
 {
     pthread_once(&handler_once, install_handler);
-    if (altstack_ready)
-        return;
+    if (altstack_ready) return;
     stack_t cur;
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 65536) {
         altstack_ready = true; /* someone (e.g. a sanitizer) already gave this thread one */
@@ -183,11 +189,9 @@ static void ensure_thread_ready(void)
     /* Intentionally never freed: the thread may take a fault until it exits. */
     size_t sz = 256 * 1024;
     void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return;
+    if (p == MAP_FAILED) return;
     stack_t ss = {.ss_sp = p, .ss_size = sz, .ss_flags = 0};
-    if (sigaltstack(&ss, NULL) == 0)
-        altstack_ready = true;
+    if (sigaltstack(&ss, NULL) == 0) altstack_ready = true;
 }
 
 int wasitls__guest_call(void (*fn)(void *), void *arg, wasitls_error *err)
@@ -271,14 +275,12 @@ static uint32_t ft_intern(uint32_t np, uint32_t nr, const uint8_t *t)
     if (ft_n == ft_cap) {
         uint32_t cap = ft_cap ? ft_cap * 2 : 64;
         ftype *p = realloc(ft_tab, cap * sizeof *p);
-        if (!p)
-            goto out;
+        if (!p) goto out;
         ft_tab = p;
         ft_cap = cap;
     }
     uint8_t *copy = malloc(np + nr + 1);
-    if (!copy)
-        goto out;
+    if (!copy) goto out;
     memcpy(copy, t, np + nr);
     ft_tab[ft_n] = (ftype){np, nr, copy};
     id = ++ft_n;
@@ -290,12 +292,18 @@ out:
 static uint8_t rt_to_kind(wasm_rt_type_t t)
 {
     switch (t) {
-    case WASM_RT_I32: return WASITLS_I32;
-    case WASM_RT_I64: return WASITLS_I64;
-    case WASM_RT_F32: return WASITLS_F32;
-    case WASM_RT_F64: return WASITLS_F64;
-    case WASM_RT_FUNCREF: return WASITLS_FUNCREF;
-    case WASM_RT_EXTERNREF: return WASITLS_EXTERNREF;
+    case WASM_RT_I32:
+        return WASITLS_I32;
+    case WASM_RT_I64:
+        return WASITLS_I64;
+    case WASM_RT_F32:
+        return WASITLS_F32;
+    case WASM_RT_F64:
+        return WASITLS_F64;
+    case WASM_RT_FUNCREF:
+        return WASITLS_FUNCREF;
+    case WASM_RT_EXTERNREF:
+        return WASITLS_EXTERNREF;
     }
     return 0;
 }
@@ -303,21 +311,18 @@ static uint8_t rt_to_kind(wasm_rt_type_t t)
 static uint32_t rt_register_func_type(uint32_t np, uint32_t nr, const wasm_rt_type_t *types)
 {
     uint8_t buf[2048];
-    if (np + nr > sizeof buf)
-        trap_with(WASITLS_E_LIMIT, "function type too large");
+    if (np + nr > sizeof buf) trap_with(WASITLS_E_LIMIT, "function type too large");
     for (uint32_t i = 0; i < np + nr; i++)
         buf[i] = rt_to_kind(types[i]);
     uint32_t id = ft_intern(np, nr, buf);
-    if (!id)
-        trap_with(WASITLS_E_NOMEM, "out of memory registering a function type");
+    if (!id) trap_with(WASITLS_E_NOMEM, "out of memory registering a function type");
     return id;
 }
 
 uint32_t wasitls__functype_id(const wasitls_functype *ft)
 {
     uint8_t buf[2048];
-    if (ft->nparams + ft->nresults > sizeof buf)
-        return 0;
+    if (ft->nparams + ft->nresults > sizeof buf) return 0;
     memcpy(buf, ft->params, ft->nparams);
     memcpy(buf + ft->nparams, ft->results, ft->nresults);
     return ft_intern(ft->nparams, ft->nresults, buf);
@@ -328,9 +333,9 @@ uint32_t wasitls__functype_id(const wasitls_functype *ft)
 static void rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max)
 {
     memset(m, 0, sizeof *m);
-    if (initial > MAX_PAGES)
-        trap_with(WASITLS_E_TRAP, "memory too large");
-    void *p = mmap(NULL, RESERVATION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (initial > MAX_PAGES) trap_with(WASITLS_E_TRAP, "memory too large");
+    void *p =
+        mmap(NULL, RESERVATION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         trap_with(WASITLS_E_NOMEM, "cannot reserve address space for a linear memory");
     if (initial && mprotect(p, initial * PAGE, PROT_READ | PROT_WRITE) != 0) {
@@ -354,10 +359,8 @@ static void rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t m
 static uint32_t rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta)
 {
     uint32_t old = m->pages;
-    if (delta == 0)
-        return old;
-    if (delta > m->max_pages - old)
-        return UINT32_MAX;
+    if (delta == 0) return old;
+    if (delta > m->max_pages - old) return UINT32_MAX;
     if (mprotect(m->data + old * PAGE, delta * PAGE, PROT_READ | PROT_WRITE) != 0)
         return UINT32_MAX;
     m->pages = old + delta;
@@ -367,8 +370,7 @@ static uint32_t rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta)
 
 static void rt_free_memory(wasm_rt_memory_t *m)
 {
-    if (!m->data)
-        return;
+    if (!m->data) return;
     res_remove((uintptr_t)m->data);
     munmap(m->data, RESERVATION);
     memset(m, 0, sizeof *m);
@@ -381,8 +383,7 @@ static void rt_free_memory(wasm_rt_memory_t *m)
     {                                                                                              \
         memset(t, 0, sizeof *t);                                                                   \
         t->data = calloc(n ? n : 1, sizeof(T));                                                    \
-        if (!t->data)                                                                              \
-            trap_with(WASITLS_E_NOMEM, "cannot allocate a table");                                \
+        if (!t->data) trap_with(WASITLS_E_NOMEM, "cannot allocate a table");                       \
         t->size = n;                                                                               \
         t->max_size = max;                                                                         \
     }                                                                                              \
@@ -394,13 +395,10 @@ static void rt_free_memory(wasm_rt_memory_t *m)
     static uint32_t rt_grow_##kind##_table(wasm_rt_##kind##_table_t *t, uint32_t delta, T init)    \
     {                                                                                              \
         uint32_t old = t->size;                                                                    \
-        if (delta == 0)                                                                            \
-            return old;                                                                            \
-        if (delta > t->max_size - old || (uint64_t)old + delta > 10000000u)                        \
-            return UINT32_MAX;                                                                     \
+        if (delta == 0) return old;                                                                \
+        if (delta > t->max_size - old || (uint64_t)old + delta > 10000000u) return UINT32_MAX;     \
         T *p = realloc(t->data, (size_t)(old + delta) * sizeof(T));                                \
-        if (!p)                                                                                    \
-            return UINT32_MAX;                                                                     \
+        if (!p) return UINT32_MAX;                                                                 \
         for (uint32_t i = old; i < old + delta; i++)                                               \
             p[i] = init;                                                                           \
         t->data = p;                                                                               \

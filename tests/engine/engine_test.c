@@ -158,8 +158,7 @@ static int host_h(wasitls_caller *c, void *env, const wasitls_val *args, wasitls
     n->inner_rc = call(n->in, "inner", &a, 1, &r, 1, &err);
     if (n->inner_rc) {
         snprintf(n->inner_msg, sizeof n->inner_msg, "%s", err.msg);
-        if (n->mode == 2)
-            return wasitls_caller_trap(c, "host saw inner trap: %s", err.msg);
+        if (n->mode == 2) return wasitls_caller_trap(c, "host saw inner trap: %s", err.msg);
         res[0] = i32(7);
         return 0;
     }
@@ -212,7 +211,8 @@ static void test_nested(void)
     CHECK(r.of.i32 == 1030);
 
     /* boxing of every value type, multi-value results */
-    wasitls_val args[4] = {{.kind = WASITLS_I32}, {.kind = WASITLS_I64}, {.kind = WASITLS_F32}, {.kind = WASITLS_F64}};
+    wasitls_val args[4] = {
+        {.kind = WASITLS_I32}, {.kind = WASITLS_I64}, {.kind = WASITLS_F32}, {.kind = WASITLS_F64}};
     args[0].of.i32 = (uint32_t)-3;
     args[1].of.i64 = 1ull << 40;
     args[2].of.f32 = -2.75f;
@@ -258,7 +258,8 @@ static void test_hostcrash(void)
             if (variant == 0) {
                 /* inside a guest call, in a host function */
                 int rc = call(in, "outer", &a, 1, &r, 1, &err);
-                fprintf(stderr, "host crash was reported as %s: %s\n", wasitls_err_name(rc), err.msg);
+                fprintf(stderr, "host crash was reported as %s: %s\n", wasitls_err_name(rc),
+                        err.msg);
                 _exit(0);
             }
             /* after guest calls, outside any */
@@ -270,7 +271,8 @@ static void test_hostcrash(void)
         CHECK(waitpid(pid, &st, 0) == pid);
         /* dies of SIGSEGV (or, under a sanitizer, its report + non-zero exit); exit 0 would
          * mean the fault was swallowed as a guest trap */
-        CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) || (WIFEXITED(st) && WEXITSTATUS(st) != 0));
+        CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) ||
+              (WIFEXITED(st) && WEXITSTATUS(st) != 0));
     }
 }
 
@@ -282,10 +284,8 @@ static long vm_size_kb(void)
     char line[256];
     long kb = -1;
     while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmSize:", 7))
-            kb = strtol(line + 7, NULL, 10);
-    if (f)
-        fclose(f);
+        if (!strncmp(line, "VmSize:", 7)) kb = strtol(line + 7, NULL, 10);
+    if (f) fclose(f);
     return kb;
 }
 
@@ -296,8 +296,7 @@ static void test_memfree(void)
     wasitls_error err;
     long before = 0;
     for (int i = 0; i < 1000; i++) {
-        if (i == 10)
-            before = vm_size_kb();
+        if (i == 10) before = vm_size_kb();
         wasitls_instance *in;
         CHECK_OK(wasitls_instance_new(m, NULL, 0, NULL, &in, &err), err);
         wasitls_val a = i32((uint32_t)(i % 256) * 4096u), r;
@@ -436,7 +435,9 @@ static void test_cache(void)
     run_ok(e);
     CHECK(stat(path, &st0) == 0 && st0.st_size > 100);
     f = fopen(path, "wb");
-    fputs("\x7f" "ELF not really a cache entry", f);
+    fputs("\x7f"
+          "ELF not really a cache entry",
+          f);
     fclose(f);
     run_ok(e);
     struct stat st1;
@@ -494,7 +495,8 @@ static void expect_unsupported(const char *file, const char *feature)
     wasitls_error err;
     int rc = wasitls_module_new(e, b, n, file, &m, &err);
     if (rc != WASITLS_E_UNSUPPORTED_FEATURE || !strstr(err.msg, feature)) {
-        fprintf(stderr, "%s: expected unsupported %s, got %s: %s\n", file, feature, wasitls_err_name(rc), err.msg);
+        fprintf(stderr, "%s: expected unsupported %s, got %s: %s\n", file, feature,
+                wasitls_err_name(rc), err.msg);
         exit(1);
     }
     CHECK(wasitls_module_validate(b, n, &err) == WASITLS_E_UNSUPPORTED_FEATURE);
@@ -512,12 +514,12 @@ static void test_unsupported(void)
     CHECK(wasitls_module_validate(bad, sizeof bad, &err) == WASITLS_E_MALFORMED);
     CHECK(err.offset >= 8);
     /* a body that does not type-check: (func (result i32) (i64.const 0)) */
-    static const uint8_t ill[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0,
-                                  10, 6, 1, 4, 0, 0x42, 0, 0x0b};
+    static const uint8_t ill[] = {0,    'a', 's', 'm', 1, 0,  0, 0, 1, 5, 1,    0x60, 0,   1,
+                                  0x7f, 3,   2,   1,   0, 10, 6, 1, 4, 0, 0x42, 0,    0x0b};
     CHECK(wasitls_module_validate(ill, sizeof ill, &err) == WASITLS_E_INVALID);
     CHECK(strstr(err.msg, "type mismatch"));
-    static const uint8_t good[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0,
-                                   10, 6, 1, 4, 0, 0x41, 0, 0x0b};
+    static const uint8_t good[] = {0,    'a', 's', 'm', 1, 0,  0, 0, 1, 5, 1,    0x60, 0,   1,
+                                   0x7f, 3,   2,   1,   0, 10, 6, 1, 4, 0, 0x41, 0,    0x0b};
     CHECK_OK(wasitls_module_validate(good, sizeof good, &err), err);
 }
 
@@ -534,9 +536,14 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-        {"traps", test_traps},   {"nested", test_nested}, {"hostcrash", test_hostcrash},
-        {"memfree", test_memfree}, {"link", test_link},   {"cache", test_cache},
-        {"unsupported", test_unsupported}, {"cache_concurrent", test_cache_concurrent},
+        {"traps", test_traps},
+        {"nested", test_nested},
+        {"hostcrash", test_hostcrash},
+        {"memfree", test_memfree},
+        {"link", test_link},
+        {"cache", test_cache},
+        {"unsupported", test_unsupported},
+        {"cache_concurrent", test_cache_concurrent},
     };
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
         if (!strcmp(argv[1], tests[i].name)) {

@@ -8,7 +8,8 @@ static uint8_t buf[65536];
 #ifndef NATIVE_MAIN
 __attribute__((export_name("run")))
 #endif
-uint64_t run(uint32_t rounds)
+uint64_t
+run(uint32_t rounds)
 {
     for (uint32_t i = 0; i < sizeof buf; i++)
         buf[i] = (uint8_t)(i * 31 + 7);
@@ -33,7 +34,8 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t h = run(rounds);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("native: %.3f s (h=%016llx)\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+    printf("native: %.3f s (h=%016llx)\n",
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
            (unsigned long long)h);
     return 0;
 }

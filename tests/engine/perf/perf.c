@@ -20,14 +20,12 @@ int main(int argc, char **argv)
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
-    if (!f)
-        return 1;
+    if (!f) return 1;
     fseek(f, 0, SEEK_END);
     size_t n = (size_t)ftell(f);
     rewind(f);
     uint8_t *b = malloc(n);
-    if (!b || fread(b, 1, n, f) != n)
-        return 1;
+    if (!b || fread(b, 1, n, f) != n) return 1;
     fclose(f);
     wasitls_engine_config cfg;
     wasitls_engine_config_default(&cfg);
