@@ -46,16 +46,21 @@ int main(int argc, char **argv)
     if (wasitls_tls_connect(host, (uint16_t)port, server_name, &srv) != WASITLS_OK) fail();
     if (wasitls_stdio(&io) != WASITLS_OK) fail();
 
-    static unsigned char buf[64 * 1024];
-    int stdin_open = 1;
+    /* Bytes from stdin wait in `up` until the server takes them. While any wait, stdin is not
+     * read but the server still is: blocking on a write to a server that is itself blocked
+     * writing to us would deadlock. */
+    static unsigned char buf[64 * 1024], up[64 * 1024];
+    size_t up_len = 0, up_off = 0;
+    int stdin_open = 1, want_close = 0;
     for (;;) {
+        int pending = up_off < up_len;
         struct wasitls_pollitem items[2] = {
-            {srv, WASITLS_POLLIN, 0},
-            {io, stdin_open ? WASITLS_POLLIN : 0, 0},
+            {srv, WASITLS_POLLIN | (pending ? WASITLS_POLLOUT : 0), 0},
+            {io, stdin_open && !pending ? WASITLS_POLLIN : 0, 0},
         };
         if (wasitls_poll(items, 2, -1) < 0) fail();
 
-        if (items[0].revents) {
+        if (items[0].revents & WASITLS_POLLIN) {
             for (;;) { /* drain what the server has sent */
                 ssize_t n = wasitls_try_read(srv, buf, sizeof buf);
                 if (n == WASITLS_AGAIN) break;
@@ -69,17 +74,31 @@ int main(int argc, char **argv)
             }
         }
         if (items[1].revents) {
-            ssize_t n = wasitls_try_read(io, buf, sizeof buf);
+            ssize_t n = wasitls_try_read(io, up, sizeof up);
             if (n > 0) {
-                if (wasitls_write_all(srv, buf, (size_t)n) != WASITLS_OK) fail();
+                up_off = 0;
+                up_len = (size_t)n;
             } else if (n == WASITLS_CLOSED) {
                 stdin_open = 0;
-                /* A failure here (say the server already closed) is not the verdict: the
-                 * next read says whether the server ended cleanly. */
-                (void)wasitls_close_output(srv);
+                want_close = 1;
             } else if (n != WASITLS_AGAIN) {
                 fail();
             }
+        }
+        if (up_off < up_len) {
+            ssize_t n = wasitls_try_write(srv, up + up_off, up_len - up_off);
+            if (n > 0) {
+                up_off += (size_t)n;
+                if (wasitls_try_flush(srv) != WASITLS_OK) fail();
+            } else if (n != WASITLS_AGAIN) {
+                fail();
+            }
+        }
+        if (want_close && up_off == up_len) {
+            want_close = 0;
+            /* A failure here (say the server already closed) is not the verdict: the next
+             * read says whether the server ended cleanly. */
+            (void)wasitls_close_output(srv);
         }
     }
 }

@@ -265,6 +265,17 @@ tls-cat-eof)
     expect_status 0 guest tls-cat localhost "$port" <"$T/in"
     grep -q 'tupni fo dne' "$T/out" || fail "no reversed line in: $(cat "$T/out")"
     ;;
+tls-cat-bulk)
+    # 3 MB each way through one poll loop: s_server -rev answers every line while tls-cat is
+    # still sending, so neither side may block the other.
+    mkcerts
+    port=$(free_port)
+    start_s_server "$port" -rev
+    seq 1 40000 | sed 's/.*/line & abcdefghijklmnopqrstuvwxyz 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ/' \
+        >"$T/in"
+    expect_status 0 guest tls-cat localhost "$port" <"$T/in"
+    rev "$T/in" | cmp -s - "$T/out" || fail "echo differs ($(wc -c <"$T/out") bytes received)"
+    ;;
 tls-cat-truncated)
     mkcerts
     port=$(free_port)
