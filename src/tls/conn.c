@@ -686,8 +686,13 @@ int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err)
     if (r < 0) return report(r, "waiting to send close_notify failed", err);
     int f = flush_progress(c);
     if (f < 0) return report(c->wr_code, c->wr_msg, err);
-    if (f == 0)
-        return report(WASITLS_E_TIMEOUT,
-                      "close_notify not sent: the server did not accept data for the timeout", err);
+    if (f == 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "close_notify not sent: the server accepted no data for %g s (%zu bytes of "
+                 "records still waiting)",
+                 c->ctx->timeout_ms / 1000.0, c->be->cipher_pending(c->sess));
+        return report(WASITLS_E_TIMEOUT, msg, err);
+    }
     return 0;
 }

@@ -607,7 +607,57 @@ static int t_peer_alert(const char *be)
     return 0;
 }
 
+/* A server that stops reading: writes back up, check-write says 0 (never a host buffer that
+ * grows without bound), and close-output gives up after the configured time instead of
+ * blocking the guest forever. */
+static int t_stalled_peer(const char *be)
+{
+    tt_server s;
+    CHECK_OK(peer(&s, "stall", NULL));
+    wasitls_tls_conn *c;
+    const char *msg;
+    CHECK_OK(connect_new(tt_ctx(be, NULL, 500, 0, 0), s.port, "localhost", &c));
+    CHECK_OK(tt_handshake(c, &msg));
+    wasitls_ostream *out = wasitls_tls_conn_output(c);
+    static uint8_t chunk[65536];
+    size_t written = 0;
+    int zeros = 0;
+    uint64_t t0 = wasitls_now_ns();
+    while (zeros < 200 && wasitls_now_ns() - t0 < 20000000000ull) {
+        wasitls_ioerr *e = NULL;
+        int64_t room = out->ops->check_write(out, &e);
+        CHECK(room >= 0);
+        if (room == 0) {
+            zeros++;
+            usleep(2000);
+            continue;
+        }
+        zeros = 0;
+        size_t k = (size_t)room < sizeof chunk ? (size_t)room : sizeof chunk;
+        CHECK_OK(out->ops->write(out, chunk, k, &e));
+        written += k;
+    }
+    fprintf(stderr, "  backed up after %zu bytes\n", written);
+    CHECK(zeros >= 200);
+    CHECK(written < (size_t)64 << 20);
+    t0 = wasitls_now_ns();
+    wasitls_ioerr *e = NULL;
+    int r = wasitls_tls_conn_close_output(c, &e);
+    double secs = (wasitls_now_ns() - t0) / 1e9;
+    fprintf(stderr, "  close-output: %s %s after %.2f s\n", wasitls_err_name(r),
+            e ? wasitls_ioerr_message(e) : "", secs);
+    CHECK(r == WASITLS_E_TIMEOUT);
+    CHECK(secs > 0.4 && secs < 3);
+    wasitls_ioerr_free(e);
+    CHECK(out->ops->check_write(out, &e) == WASITLS_E_CLOSED);
+    CHECK_OK(wasitls_ostream_free(out));
+    wasitls_tls_conn_release(c);
+    tt_stop_server(&s);
+    return 0;
+}
+
 static const tt_case cases[] = {
+    {"loop.stalled_peer", t_stalled_peer},
     {"loop.peer_alert", t_peer_alert},
     {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},

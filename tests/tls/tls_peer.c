@@ -12,6 +12,7 @@
  *   bytes1    send a sentence one byte per TLS record, then close_notify
  *   sni       send "sni=<server name received or (none)>\n", then close_notify
  *   starttls  plaintext first: expect "STARTTLS\r\n", answer "READY\r\n", then TLS echo
+ *   stall     complete the handshake, then never read again (until the client goes)
  *   needcert  require a client certificate (the client has none: the server sends an alert)
  */
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +53,10 @@ static void serve_tls(int fd)
         while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
             if (SSL_write(ssl, buf, n) != n) goto done;
         if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) SSL_shutdown(ssl);
+    } else if (!strcmp(mode, "stall")) {
+        struct pollfd p = {fd, POLLRDHUP, 0};
+        while (poll(&p, 1, -1) >= 0 && !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            ;
     } else if (!strcmp(mode, "notify")) {
         SSL_write(ssl, "hello\n", 6);
         SSL_shutdown(ssl);
@@ -129,6 +135,12 @@ int main(int argc, char **argv)
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (!strcmp(mode, "stall")) {
+        /* A small window (inherited by accepted sockets) so that a client's writes back up
+         * soon and stay backed up. */
+        int small = 4096;
+        setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     struct sockaddr_in a = {.sin_family = AF_INET};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t alen = sizeof a;
