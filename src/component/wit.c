@@ -739,7 +739,10 @@ static int package_items(wparser *p, bool nested)
             bool braced = false;
             if (package_decl(p, &braced)) return x->rc;
             if (braced) {
+                if (p->depth >= 4) return lerr(x, "packages nested too deeply", NULL);
+                p->depth++;
                 if (next(x) || package_items(p, true)) return x->rc;
+                p->depth--;
                 p->pkg = opkg;
                 p->version = over;
             }

@@ -170,6 +170,8 @@ static void errors(void)
     expect_fail("package a:b; interface i { f: func(; }", "WIT 1:");
     expect_fail("interface i { }", "no package");
     expect_fail("package a:b@1.x; interface i {}", "bad package version");
+    expect_fail("package a:b { package c:d { package e:f { package g:h { package i:j { } } } } }",
+                "nested too deeply");
 }
 
 static void forms(void)
