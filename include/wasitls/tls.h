@@ -49,8 +49,9 @@ typedef struct wasitls_tls_config {
     const char *backend;         /* "openssl" (default when NULL) or "gnutls" */
     const char *const *ca_files; /* extra trusted PEM files (--tls-ca), n_ca_files of them */
     size_t n_ca_files;
-    bool no_system_trust;          /* trust only ca_files (the system store is the default;
-                                      SSL_CERT_FILE / SSL_CERT_DIR override its location) */
+    /* Trust only ca_files. The system store is the default; as with OpenSSL, SSL_CERT_FILE
+     * replaces its bundle and SSL_CERT_DIR its directories (each must exist when set). */
+    bool no_system_trust;
     uint32_t handshake_timeout_ms; /* 0: WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS */
     uint16_t min_version;          /* 0: TLS 1.2 */
     uint16_t max_version;          /* 0: TLS 1.3 */

@@ -83,6 +83,9 @@ int wasitls__tls_check_dns_name(const char *s, size_t len, wasitls_error *err);
 /* The name of a TLS alert description (RFC 8446 section 6), e.g. 116 "certificate required";
  * the same words whichever backend received it. */
 const char *wasitls__tls_alert_name(int desc);
+/* When SSL_CERT_FILE / SSL_CERT_DIR are set, they must name a readable file / directories:
+ * a typo there would otherwise silently fall back to other trust anchors. */
+int wasitls__tls_check_env_trust(wasitls_error *err);
 /* Names of TLS protocol versions for messages ("TLS 1.2"). */
 const char *wasitls__tls_version_str(uint16_t v);
 

@@ -2,6 +2,8 @@
 #include "backend.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -146,4 +148,31 @@ const char *wasitls__tls_alert_name(int desc)
     default:
         return "unknown alert";
     }
+}
+
+int wasitls__tls_check_env_trust(wasitls_error *err)
+{
+    const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+    if (f && *f) {
+        FILE *fp = fopen(f, "r");
+        if (!fp) return wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "SSL_CERT_FILE=%s: %m", f);
+        fclose(fp);
+    }
+    if (d && *d) {
+        /* OpenSSL takes a colon-separated list; each must be a directory. */
+        char *copy = strdup(d), *save = NULL;
+        if (!copy) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+        for (char *one = strtok_r(copy, ":", &save); one; one = strtok_r(NULL, ":", &save)) {
+            DIR *dir = opendir(one);
+            if (!dir) {
+                int r =
+                    wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "SSL_CERT_DIR=%s: %s: %m", d, one);
+                free(copy);
+                return r;
+            }
+            closedir(dir);
+        }
+        free(copy);
+    }
+    return 0;
 }

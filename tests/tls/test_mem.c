@@ -598,6 +598,14 @@ static int t_cert_dir(const char *be)
     wasitls_error err;
     CHECKF(wasitls_tls_ctx_new(&cfg, &ctx, &err) == 0, "%s", err.msg);
     if (expect_ok(be, ctx, "leaf-chain.pem", "leaf.key", "localhost", NULL)) return 1;
+    /* a trust location that does not exist is an error, not a silent fallback */
+    setenv("SSL_CERT_DIR", "/nonexistent/certs", 1);
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) == WASITLS_E_TLS_CONFIG);
+    CHECK_HAS(err.msg, "SSL_CERT_DIR=/nonexistent/certs");
+    unsetenv("SSL_CERT_DIR");
+    setenv("SSL_CERT_FILE", "/nonexistent/ca.pem", 1);
+    CHECK(wasitls_tls_ctx_new(&cfg, &ctx, &err) == WASITLS_E_TLS_CONFIG);
+    CHECK_HAS(err.msg, "SSL_CERT_FILE=/nonexistent/ca.pem");
     /* and without it, the test root is unknown to the system store */
     unsetenv("SSL_CERT_DIR");
     setenv("SSL_CERT_FILE", tt_pki("other-root.pem"), 1);

@@ -360,14 +360,24 @@ static int gt_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error *
     }
     if ((ret = make_prio(c, cfg->min_version, cfg->max_version, err)) < 0) goto fail;
     if (!cfg->no_system_trust) {
-        /* SSL_CERT_FILE / SSL_CERT_DIR replace the system store, as with OpenSSL. */
+        /* As OpenSSL does: SSL_CERT_FILE replaces the system bundle and SSL_CERT_DIR the
+         * system directory; the system store stays in use unless both are given. */
         const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
-        int r = 0;
-        if (f && *f) r = gnutls_certificate_set_x509_trust_file(c->cred, f, GNUTLS_X509_FMT_PEM);
-        if (r >= 0 && d && *d)
-            r = gnutls_certificate_set_x509_trust_dir(c->cred, d, GNUTLS_X509_FMT_PEM);
-        if (r >= 0 && !(f && *f) && !(d && *d))
-            r = gnutls_certificate_set_x509_system_trust(c->cred);
+        bool hf = f && *f, hd = d && *d;
+        int r = wasitls__tls_check_env_trust(err);
+        if (r < 0) {
+            ret = r;
+            goto fail;
+        }
+        if (hf) r = gnutls_certificate_set_x509_trust_file(c->cred, f, GNUTLS_X509_FMT_PEM);
+        if (r >= 0 && hd) {
+            char *copy = strdup(d), *save = NULL;
+            for (char *one = copy ? strtok_r(copy, ":", &save) : NULL; one && r >= 0;
+                 one = strtok_r(NULL, ":", &save))
+                r = gnutls_certificate_set_x509_trust_dir(c->cred, one, GNUTLS_X509_FMT_PEM);
+            free(copy);
+        }
+        if (r >= 0 && !(hf && hd)) r = gnutls_certificate_set_x509_system_trust(c->cred);
         if (r < 0) {
             ret = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
                                     "cannot load the system trust store: %s", gnutls_strerror(r));

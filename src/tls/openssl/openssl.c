@@ -82,7 +82,12 @@ static int init_index(void)
 static int load_trust(SSL_CTX *ctx, const wasitls_tls_config *cfg, wasitls_error *err)
 {
     char reason[256];
-    /* Honours SSL_CERT_FILE and SSL_CERT_DIR (OpenSSL reads them here). */
+    /* Honours SSL_CERT_FILE and SSL_CERT_DIR (OpenSSL reads them here): each replaces the
+     * default file / directory of the system store. */
+    if (!cfg->no_system_trust) {
+        int r = wasitls__tls_check_env_trust(err);
+        if (r < 0) return r;
+    }
     if (!cfg->no_system_trust && SSL_CTX_set_default_verify_paths(ctx) != 1) {
         last_reason(reason, sizeof reason, NULL);
         return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
