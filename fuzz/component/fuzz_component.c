@@ -1,5 +1,6 @@
-/* libFuzzer target: the component binary parser, then the canonical ABI lifting random guest
- * memory as a type the input also describes. Build and run: fuzz/component/build.sh. */
+/* libFuzzer target: the component binary parser (inputs starting with \0asm), the WIT parser
+ * (inputs starting with "package"), else the canonical ABI lifting random guest memory as a
+ * type the input also describes. Build and run: fuzz/component/build.sh. */
 #include <stdint.h>
 #include <string.h>
 
@@ -58,6 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 8 && memcmp(data, "\0asm", 4) == 0) {
         wasitls__component *c;
         if (wasitls__component_parse(&a, data, size, &c, &err) == 0) wasitls__component_release(c);
+        wasitls__arena_free(&a);
+        return 0;
+    }
+    if (size >= 7 && memcmp(data, "package", 7) == 0) {
+        wasitls_linker *l;
+        if (wasitls_linker_new(&l) == 0) {
+            (void)wasitls_linker_add_wit(l, (const char *)data, size, &err);
+            wasitls_linker_free(l);
+        }
         wasitls__arena_free(&a);
         return 0;
     }
