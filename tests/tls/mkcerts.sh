@@ -16,8 +16,10 @@ set -euo pipefail
 out=${1:?usage: mkcerts.sh OUTDIR}
 mkdir -p "$out"
 cd "$out"
-[ -f .complete ] && exit 0
-rm -rf ca && mkdir -p ca/newcerts
+# Bump when the set of files changes, so that an older complete PKI is remade.
+version=2
+[ "$(cat .complete 2>/dev/null)" = "$version" ] && exit 0
+rm -rf ca certdir && mkdir -p ca/newcerts
 
 SAN="DNS:localhost,IP:127.0.0.1,IP:::1"
 
@@ -126,4 +128,4 @@ mkdir -p certdir
 cp root.pem certdir/wasitls-test-root.pem
 openssl rehash certdir 2>/dev/null || c_rehash certdir >/dev/null
 
-touch .complete
+echo "$version" > .complete
