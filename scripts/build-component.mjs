@@ -146,6 +146,11 @@ async function main() {
 
 main().catch((e) => {
     const msg = e && e.payload !== undefined ? e.payload : e;
-    process.stderr.write(`build-component: ${msg && msg.stack ? msg.stack : msg}\n`);
+    let text = `${msg && msg.stack ? msg.stack : msg}`;
+    if (/missing component metadata for import/.test(text) && !process.argv.includes('--wit')) {
+        text += '\n(the module calls WIT imports directly: give their world with --wit; for ' +
+                'programs using the guest SDK: --wit guest/wit --world wasitls-guest)';
+    }
+    process.stderr.write(`build-component: ${text}\n`);
     process.exit(1);
 });
