@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,17 @@ static void last_reason(char *buf, size_t len, unsigned long *code)
         ERR_error_string_n(last, buf, len);
 }
 
+static void make_index(void)
+{
+    if (OPENSSL_init_ssl(0, NULL) == 1)
+        sess_index = SSL_get_ex_new_index(0, (void *)"wasitls", NULL, NULL, NULL);
+}
+
+/* Contexts may be made from several threads: the index is made once. */
 static int init_index(void)
 {
-    if (sess_index < 0) {
-        if (OPENSSL_init_ssl(0, NULL) != 1) return -1;
-        sess_index = SSL_get_ex_new_index(0, (void *)"wasitls", NULL, NULL, NULL);
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_index);
     return sess_index;
 }
 
