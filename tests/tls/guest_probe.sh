@@ -88,6 +88,11 @@ case "$case" in
     run "${GRANT[@]}" -- future-pollable "$port"
     [ "$rc" != 0 ] || fail "no trap"
     has err "pollable" ;;
+  finish-twice)
+    start_peer echo
+    run "${GRANT[@]}" -- finish-twice "$port"
+    [ "$rc" != 0 ] || fail "no trap"
+    has err "client-handshake" ;;
   stream-pollable)
     start_peer echo
     run "${GRANT[@]}" -- stream-pollable "$port"

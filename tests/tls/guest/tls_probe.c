@@ -6,6 +6,7 @@
  *   tls-probe pending PORT           against a silent server: get is none until the end
  *   tls-probe fail PORT NAME         a handshake that must fail: prints the io-error text
  *   tls-probe future-pollable PORT   drops the future while its pollable lives (host traps)
+ *   tls-probe finish-twice PORT      finishes a consumed handshake (host traps)
  *   tls-probe stream-pollable PORT   hands over a stream that has a live pollable (host traps)
  *
  * Prints "probe ok" and exits 0 when every expectation held; otherwise says which did not. */
@@ -265,6 +266,15 @@ int main(int argc, char **argv)
         wit_handle p = wit_tls_future_subscribe(fut);
         (void)p;
         wit_tls_future_drop(fut); /* the host must trap here */
+        printf("probe: no trap\n");
+        wasitls_exit(1);
+    } else if (!strcmp(argv[1], "finish-twice")) {
+        wit_handle in, out, sock;
+        tcp_connect(port, &in, &out, &sock);
+        wit_handle hs = wit_tls_handshake_new("localhost", 9, in, out);
+        wit_handle fut = wit_tls_handshake_finish(hs);
+        (void)fut;
+        wit_tls_handshake_finish(hs); /* consumed: the host must trap here */
         printf("probe: no trap\n");
         wasitls_exit(1);
     } else if (!strcmp(argv[1], "stream-pollable")) {
