@@ -504,11 +504,12 @@ static void strings(void)
     CHECK_OK(wasitls_linker_func(l, "test:host/str@1.0.0", "echo", echo, NULL, &err), &err);
     wasitls_cinstance *ci;
     CHECK_OK(wasitls_cinstance_new(c, l, NULL, &ci, &err), &err);
-    const char *fns[] = {"id8", "id16", "id-latin1", "via16", "via8", "via16", "via8"};
+    const char *fns[] = {"id8",        "id16",  "id-latin1", "via16",     "via8",
+                         "via-latin1", "via16", "via8",      "via-latin1"};
     const char *samples[] = {"", "plain", "h\xc3\xa9llo \xc3\xbf",
                              "x\xe2\x82\xac\xf0\x9f\x98\x80y"};
-    for (size_t f = 0; f < 7; f++) {
-        echo_guest_bytes = f >= 5;
+    for (size_t f = 0; f < 9; f++) {
+        echo_guest_bytes = f >= 6;
         for (size_t k = 0; k < 4; k++) {
             wasitls_cval a = {.kind = WASITLS_CV_STRING};
             a.of.str.ptr = samples[k];
