@@ -531,7 +531,9 @@ static int alias_body(parser *p, wasitls_cursor *c, pscope *s, uint8_t sort, uin
     if (!sp) return unsupported(c, at, what);
     switch (tag) {
     case 0x00:
-        if (sort & 0x80) return bad(c, "export alias of a core sort needs the core form%s", "");
+        /* component instances export core modules, not other core items */
+        if ((sort & 0x80) && sort != (0x80 | 0x11))
+            return bad(c, "export alias of a core sort needs the core form%s", "");
         *kind = DEF_ALIAS_EXPORT;
         at = (int64_t)c->pos;
         TRY(wasitls_cursor_leb_u32(c, idx));

@@ -649,6 +649,15 @@ static void nested(void)
     /* the inner instance's exports are reachable by interface name too */
     a = wasitls_cv_u64(WASITLS_CV_U32, 21);
     CHECK(call1(ci, "inner#double", &a, 1).of.u == 42);
+    {
+        /* a core module exported by a nested component, instantiated by the outer one */
+        wasitls_component *mc = load(e, MODEXPORT_WASM);
+        wasitls_cinstance *mi;
+        CHECK_OK(wasitls_cinstance_new(mc, l, NULL, &mi, &err), &err);
+        CHECK(call1(mi, "f", NULL, 0).of.u == 42);
+        wasitls_cinstance_free(mi);
+        wasitls_component_free(mc);
+    }
     /* a resource of the inner component owned, borrowed and dropped by the outer one */
     a.of.u = 7;
     CHECK(call1(ci, "cycle", &a, 1).of.u == 70 * 1000 + 7);
