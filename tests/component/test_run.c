@@ -655,6 +655,7 @@ static void nested(void)
         wasitls_cinstance *mi;
         CHECK_OK(wasitls_cinstance_new(mc, l, NULL, &mi, &err), &err);
         CHECK(call1(mi, "f", NULL, 0).of.u == 42);
+        CHECK(call1(mi, "d#g", NULL, 0).of.u == 7);
         wasitls_cinstance_free(mi);
         wasitls_component_free(mc);
     }
