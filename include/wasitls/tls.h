@@ -55,6 +55,10 @@ typedef struct wasitls_tls_config {
     uint32_t handshake_timeout_ms; /* 0: WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS */
     uint16_t min_version;          /* 0: TLS 1.2 */
     uint16_t max_version;          /* 0: TLS 1.3 */
+    /* Appends the session secrets in the NSS key log format (for Wireshark) to this file.
+     * NULL: $SSLKEYLOGFILE when set, else none. Anyone who can read the file can decrypt the
+     * connections: for debugging only. */
+    const char *keylog_file;
 } wasitls_tls_config;
 
 /* Fills the defaults (all zero / NULL, i.e. OpenSSL, system trust, 10 s, TLS 1.2-1.3). */

@@ -30,13 +30,17 @@ typedef struct wasitls__tls_server_opts {
     uint16_t min_version, max_version;
 } wasitls__tls_server_opts;
 
+typedef struct wasitls__keylog wasitls__keylog;
+
 typedef struct wasitls__tls_backend {
     uint32_t version;
     const char *name;
     bool (*is_available)(void);
 
-    /* Client policy: trust anchors, versions. cfg has been normalised (versions filled). */
-    int (*ctx_new)(const wasitls_tls_config *cfg, void **ctx, wasitls_error *err);
+    /* Client policy: trust anchors, versions. cfg has been normalised (versions filled).
+     * keylog (may be NULL) outlives the backend context. */
+    int (*ctx_new)(const wasitls_tls_config *cfg, wasitls__keylog *keylog, void **ctx,
+                   wasitls_error *err);
     int (*server_ctx_new)(const wasitls__tls_server_opts *opts, void **ctx, wasitls_error *err);
     void (*ctx_free)(void *ctx);
 
@@ -86,6 +90,12 @@ const char *wasitls__tls_alert_name(int desc);
 /* When SSL_CERT_FILE / SSL_CERT_DIR are set, they must name a readable file / directories:
  * a typo there would otherwise silently fall back to other trust anchors. */
 int wasitls__tls_check_env_trust(wasitls_error *err);
+/* NSS key log: opened by the core per context (NULL when off); backends append lines. */
+int wasitls__keylog_open(const char *path, wasitls__keylog **out, wasitls_error *err);
+void wasitls__keylog_close(wasitls__keylog *k);
+/* Appends "LABEL CLIENT_RANDOM_HEX SECRET_HEX\n" (or a ready line when random is NULL). */
+void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t *random,
+                           size_t random_len, const uint8_t *secret, size_t secret_len);
 /* Names of TLS protocol versions for messages ("TLS 1.2"). */
 const char *wasitls__tls_version_str(uint16_t v);
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,4 +176,59 @@ int wasitls__tls_check_env_trust(wasitls_error *err)
         free(copy);
     }
     return 0;
+}
+
+struct wasitls__keylog {
+    FILE *f;
+    pthread_mutex_t lock; /* contexts are shared by threads */
+};
+
+int wasitls__keylog_open(const char *path, wasitls__keylog **out, wasitls_error *err)
+{
+    *out = NULL;
+    if (!path || !*path) return 0;
+    wasitls__keylog *k = calloc(1, sizeof *k);
+    if (!k) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    k->f = fopen(path, "a");
+    if (!k->f) {
+        int r =
+            wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "cannot open the key log '%s': %m", path);
+        free(k);
+        return r;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    *out = k;
+    return 0;
+}
+
+void wasitls__keylog_close(wasitls__keylog *k)
+{
+    if (!k) return;
+    fclose(k->f);
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+static void hex(FILE *f, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", p[i]);
+}
+
+void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t *random,
+                           size_t random_len, const uint8_t *secret, size_t secret_len)
+{
+    if (!k) return;
+    pthread_mutex_lock(&k->lock);
+    if (random) {
+        fprintf(k->f, "%s ", label);
+        hex(k->f, random, random_len);
+        fputc(' ', k->f);
+        hex(k->f, secret, secret_len);
+        fputc('\n', k->f);
+    } else {
+        fprintf(k->f, "%s\n", label);
+    }
+    fflush(k->f);
+    pthread_mutex_unlock(&k->lock);
 }

@@ -4,6 +4,7 @@
 #include "memlink.h"
 
 #include <time.h>
+#include <unistd.h>
 
 static int expect_ok(const char *backend, wasitls_tls_ctx *ctx, const char *chain, const char *key,
                      const char *name, const char *version)
@@ -614,7 +615,55 @@ static int t_cert_dir(const char *be)
                        "wasitls Test Root CA", NULL);
 }
 
+/* NSS key log lines, from the config or $SSLKEYLOGFILE, in both TLS versions. */
+static int t_keylog(const char *be)
+{
+    char path[] = "/tmp/wasitls-keylog-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    for (int v = 0; v < 2; v++) {
+        uint16_t ver = v ? WASITLS_TLS_VERSION_1_3 : WASITLS_TLS_VERSION_1_2;
+        const char *cas[] = {tt_pki("root.pem")};
+        wasitls_tls_config cfg;
+        wasitls_tls_config_init(&cfg);
+        cfg.backend = be;
+        cfg.ca_files = cas;
+        cfg.n_ca_files = 1;
+        cfg.no_system_trust = true;
+        cfg.min_version = cfg.max_version = ver;
+        if (v)
+            cfg.keylog_file = path;
+        else
+            setenv("SSLKEYLOGFILE", path, 1);
+        wasitls_tls_ctx *ctx;
+        wasitls_error err;
+        CHECKF(wasitls_tls_ctx_new(&cfg, &ctx, &err) == 0, "%s", err.msg);
+        unsetenv("SSLKEYLOGFILE");
+        if (expect_ok(be, ctx, "leaf-chain.pem", "leaf.key", "localhost", NULL)) return 1;
+    }
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    char line[512];
+    int tls12 = 0, tls13 = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        char label[64], rnd[80], secret[200];
+        if (sscanf(line, "%63s %79s %199s", label, rnd, secret) != 3 || strlen(rnd) != 64)
+            bad++;
+        else if (!strcmp(label, "CLIENT_RANDOM"))
+            tls12++;
+        else if (!strcmp(label, "CLIENT_HANDSHAKE_TRAFFIC_SECRET") ||
+                 !strcmp(label, "CLIENT_TRAFFIC_SECRET_0"))
+            tls13++;
+    }
+    fclose(f);
+    unlink(path);
+    CHECKF(tls12 >= 1 && tls13 >= 2 && bad == 0, "tls12 %d tls13 %d bad %d", tls12, tls13, bad);
+    return 0;
+}
+
 static const tt_case cases[] = {
+    {"mem.keylog", t_keylog},
     {"mem.cert_dir", t_cert_dir},
     {"mem.cross", t_cross},
     {"mem.damage", t_damage},

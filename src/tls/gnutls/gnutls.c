@@ -21,6 +21,7 @@ typedef struct gbuf {
 
 typedef struct gt_ctx {
     gnutls_certificate_credentials_t cred;
+    wasitls__keylog *keylog;
     gnutls_priority_t prio;
     uint16_t min_version, max_version;
     bool server;
@@ -350,7 +351,23 @@ static int make_prio(gt_ctx *c, uint16_t minv, uint16_t maxv, wasitls_error *err
     return 0;
 }
 
-static int gt_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error *err)
+static int keylog_cb(gnutls_session_t session, const char *label, const gnutls_datum_t *secret)
+{
+    gt_sess *s = gnutls_session_get_ptr(session);
+    gnutls_datum_t client, server;
+    gnutls_session_get_random(session, &client, &server);
+    wasitls__keylog_write(s->ctx->keylog, label, client.data, client.size, secret->data,
+                          secret->size);
+    return 0;
+}
+
+static int no_keylog_cb(gnutls_session_t session, const char *label, const gnutls_datum_t *secret)
+{
+    return 0;
+}
+
+static int gt_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, void **out,
+                      wasitls_error *err)
 {
     int ret;
     gt_ctx *c = calloc(1, sizeof *c);
@@ -401,6 +418,7 @@ static int gt_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error *
         }
     }
     gnutls_certificate_set_verify_function(c->cred, verify_cb);
+    c->keylog = keylog;
     *out = c;
     return 0;
 fail:
@@ -465,6 +483,8 @@ static int sess_new(gt_ctx *c, gt_sess **out, wasitls_error *err)
     gnutls_transport_set_push_function(s->s, push_cb);
     gnutls_transport_set_pull_function(s->s, pull_cb);
     gnutls_transport_set_pull_timeout_function(s->s, pull_timeout_cb);
+    /* Ours or none: GnuTLS would otherwise follow $SSLKEYLOGFILE on its own. */
+    gnutls_session_set_keylog_function(s->s, c->keylog ? keylog_cb : no_keylog_cb);
     *out = s;
     return 0;
 }

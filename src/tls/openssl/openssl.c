@@ -38,6 +38,7 @@ typedef struct ossl_sess {
 
 typedef struct ossl_ctx {
     SSL_CTX *ctx;
+    wasitls__keylog *keylog;
     uint16_t min_version, max_version;
 } ossl_ctx;
 
@@ -125,7 +126,14 @@ static void ossl_ctx_free(void *p)
 
 static int verify_cb(int ok, X509_STORE_CTX *xs);
 
-static int ossl_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error *err)
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+    ossl_ctx *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (c) wasitls__keylog_write(c->keylog, line, NULL, 0, NULL, 0);
+}
+
+static int ossl_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, void **out,
+                        wasitls_error *err)
 {
     int ret;
     ossl_ctx *c = calloc(1, sizeof *c);
@@ -148,6 +156,11 @@ static int ossl_ctx_new(const wasitls_tls_config *cfg, void **out, wasitls_error
     SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* No session resumption yet: there is no session cache shared across guests. */
     SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+    if (keylog) {
+        c->keylog = keylog;
+        SSL_CTX_set_app_data(c->ctx, c);
+        SSL_CTX_set_keylog_callback(c->ctx, keylog_cb);
+    }
     if ((ret = load_trust(c->ctx, cfg, err)) < 0) goto fail;
     *out = c;
     return 0;
