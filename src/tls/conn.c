@@ -471,22 +471,49 @@ static bool look_fill(wasitls_tls_conn *c)
     return n != 0;
 }
 
+/* Fills buf with as much as is available now (several records), so that a guest asking for
+ * 64 KiB is not answered 16 KiB at a time. An end or error after some data is reported by the
+ * next call (it is sticky). */
+static int64_t read_available(wasitls_tls_conn *c, uint8_t *buf, size_t len, size_t have,
+                              wasitls_ioerr **err)
+{
+    while (have < len) {
+        wasitls_ioerr *e = NULL;
+        int64_t n = conn_read(c, buf + have, len - have, &e);
+        if (n > 0) {
+            have += (size_t)n;
+            continue;
+        }
+        if (n < 0 && have == 0) {
+            if (err)
+                *err = e;
+            else
+                wasitls_ioerr_free(e);
+            return n;
+        }
+        wasitls_ioerr_free(e);
+        break;
+    }
+    return (int64_t)have;
+}
+
 static int64_t tin_read(wasitls_istream *base, uint8_t *buf, size_t len, wasitls_ioerr **err)
 {
     wasitls_tls_conn *c = ((tls_istream *)base)->c;
+    size_t have = 0;
     if (c->look_off < c->look_len) {
-        size_t k = c->look_len - c->look_off;
-        if (k > len) k = len;
-        memcpy(buf, c->look + c->look_off, k);
-        c->look_off += k;
-        if (len == 0 || k > 0) return (int64_t)k;
+        have = c->look_len - c->look_off;
+        if (have > len) have = len;
+        memcpy(buf, c->look + c->look_off, have);
+        c->look_off += have;
+        if (len == 0) return 0;
     }
     if (len == 0) {
         /* Report the end of the stream even to an empty read. */
         if (!look_fill(c) || c->look_off < c->look_len) return 0;
         return conn_read(c, buf, 0, err);
     }
-    return conn_read(c, buf, len, err);
+    return read_available(c, buf, len, have, err);
 }
 
 static bool tin_ready(wasitls_istream *base)
