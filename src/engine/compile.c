@@ -3,12 +3,12 @@
  * A cache entry is the payload (a shared object: built by libtcc in process for the fast
  * tier, by cc for the opt tier) followed by a trailer: magic, the entry's key, the SHA-256 of the
  * payload and its length. The key hashes the module bytes, the tier, the compiler's identity,
- * wasm2c's version, the prelude text and the wasitls version, so entries never leak across any of
- * them. An entry is used only after the trailer matches and the checksum verifies; anything
- * else is rebuilt and overwritten. Entries are written to a temporary file in the cache
- * directory and renamed into place, so a concurrent reader sees either the old file or the
- * complete new one. (ELF loaders ignore bytes after the last section, so the trailer does not
- * disturb dlopen.) */
+ * wasm2c's identity (its file on PATH: inode, size, mtime), the prelude text and the wasitls
+ * version, so entries never leak across any of them. An entry is used only after the trailer
+ * matches and the checksum verifies; anything else is rebuilt and overwritten. Entries are written
+ * to a temporary file in the cache directory and renamed into place, so a concurrent reader sees
+ * either the old file or the complete new one. (ELF loaders ignore bytes after the last section, so
+ * the trailer does not disturb dlopen.) */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -240,24 +240,33 @@ static void tool_message(const char *path, char *out, size_t len)
     free(p);
 }
 
-/* The first line printed by `cmd --version`, cached per process. */
-static const char *tool_version(const char *tool, char *cache, size_t len)
+/* A tool's identity for the cache key: the file `tool` names on PATH (as posix_spawnp finds it,
+ * symlinks followed) by device, inode, size and modification time; cached per process. Any
+ * reinstall or upgrade changes it, and it costs a few stat() calls where running
+ * `tool --version` cost a process (most of a warm start). */
+static const char *tool_identity(const char *tool, char *cache, size_t len)
 {
     if (cache[0]) return cache;
-    char tmpl[] = "/tmp/wasitls-ver-XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) return "unknown";
-    close(fd);
-    char *argv[] = {(char *)tool, "--version", NULL};
-    if (run(argv, tmpl) >= 0) {
-        char buf[256];
-        tool_message(tmpl, buf, sizeof buf);
-        char *semi = strchr(buf, ';');
-        if (semi) *semi = 0;
-        snprintf(cache, len, "%s", buf);
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+        char cand[4096];
+        struct stat st;
+        if (dl + strlen(tool) + 2 < sizeof cand) {
+            snprintf(cand, sizeof cand, "%.*s/%s", (int)dl, dl ? p : ".", tool);
+            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+                snprintf(cache, len, "%s dev %llu ino %llu size %lld mtime %lld.%09ld", cand,
+                         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                         (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+                return cache;
+            }
+        }
+        if (!colon) break;
+        p = colon + 1;
     }
-    unlink(tmpl);
-    return cache[0] ? cache : "unknown";
+    return "unknown";
 }
 
 static pthread_mutex_t ver_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -534,15 +543,19 @@ static void cache_key(wasitls_engine *e, const uint8_t *bytes, size_t len, uint8
 {
     uint8_t mod[32];
     wasitls_sha256_oneshot(bytes, len, mod);
-    wasitls__buf pre = {0};
-    wasitls__gen_prelude(&pre);
-    uint8_t presum[32];
-    wasitls_sha256_oneshot(pre.p ? pre.p : "", pre.len, presum);
-    wasitls__buf_free(&pre);
 
     pthread_mutex_lock(&ver_lock);
-    const char *w2c = tool_version("wasm2c", wasm2c_ver, sizeof wasm2c_ver);
-    const char *comp = e->cfg.tier == WASITLS_TIER_OPT ? tool_version("cc", cc_ver, sizeof cc_ver)
+    static uint8_t presum[32];
+    static bool have_presum;
+    if (!have_presum) { /* the prelude is fixed for the process: hash it once */
+        wasitls__buf pre = {0};
+        wasitls__gen_prelude(&pre);
+        wasitls_sha256_oneshot(pre.p ? pre.p : "", pre.len, presum);
+        wasitls__buf_free(&pre);
+        have_presum = true;
+    }
+    const char *w2c = tool_identity("wasm2c", wasm2c_ver, sizeof wasm2c_ver);
+    const char *comp = e->cfg.tier == WASITLS_TIER_OPT ? tool_identity("cc", cc_ver, sizeof cc_ver)
                                                        : WASITLS_TCC_ID;
     pthread_mutex_unlock(&ver_lock);
 
