@@ -680,7 +680,9 @@ static int link_error(cinst *ci, int code, int64_t off, const char *import, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *hint = wasitls__linker_hint_for(ci->linker, import);
+    /* a grant can supply what is missing, not fix a type mismatch */
+    const char *hint =
+        code == WASITLS_E_LINK && ci->linker ? wasitls__linker_hint_for(ci->linker, import) : NULL;
     return ierr(ci, code, off, "import `%s`: %s%s%s", import, msg, hint ? "; " : "",
                 hint ? hint : "");
 }
