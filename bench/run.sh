@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# wasitls benchmarks: every figure is a ratio against a native baseline measured in the same run
-# on the same machine. Prints a table and writes bench/RESULTS.md.
+# wasitls benchmarks: every figure is set against a native baseline measured in the same run on
+# the same machine. Prints a table and writes it into bench/RESULTS.md (between the results
+# markers; the hand-written sections around them are kept).
 #
 #   bench/run.sh BUILD_DIR        (make bench)
-# Environment: BENCH_BYTES (default 1 GiB), BENCH_SECS (handshake run, default 10),
-#              BENCH_CONNS (default 10000), BENCH_QUICK=1 (small sizes, for a smoke run).
+# Environment: BENCH_BYTES (bulk size, default 1 GiB), BENCH_SECS (one handshake round, default
+#              10), BENCH_CONNS (default 10000), BENCH_ROUNDS (alternating native/guest rounds
+#              for bulk and handshakes, default 3), BENCH_QUICK=1 (small sizes, a smoke run),
+#              BENCH_OPT_BIG=1 (also compile the 10 MB StarlingMonkey module with the opt tier:
+#              minutes and several GB), BENCH_OUT (results file, default bench/RESULTS.md).
+#
+# On a shared machine wall times swing with the load: bulk and handshake rounds alternate
+# native and guest and the ratio reported is the median of the per-round ratios; start-up is the
+# median of 21 runs, in wall time and in CPU time (user + system, which waiting for a core does
+# not inflate).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
@@ -13,15 +22,29 @@ B="$build/bench"
 bytes=${BENCH_BYTES:-1073741824}
 secs=${BENCH_SECS:-10}
 conns=${BENCH_CONNS:-10000}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then bytes=67108864 secs=2 conns=200; fi
+rounds=${BENCH_ROUNDS:-3}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then bytes=67108864 secs=2 conns=200 rounds=${BENCH_ROUNDS:-1}; fi
+out=${BENCH_OUT:-$root/bench/RESULTS.md}
+for f in "$W" "$B/bench_server" "$B/bench_native" "$B/bench_time" "$B/bench_cpu_native" \
+         "$B/bench-guest.wasm" "$B/bench-cpu.wasm" "$B/bench-hello.wasm"; do
+  [ -e "$f" ] || { echo "bench: $f is missing (build first: make build)" >&2; exit 1; }
+done
 
 tmp=$(mktemp -d)
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The fd limit for the concurrency run: as high as this process may go.
+# A private compiled-code cache: the warm figures use entries this run made.
+export WASITLS_CACHE_DIR="$tmp/cache"
+
+# The fd limit for the concurrency run: the hard limit. (Both clients and the server raise their
+# own soft limit too; the concurrency rows run the clients with a soft limit of 1024 to show it.)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $((conns + 64)) ]; then
+  echo "bench: the hard fd limit ($(ulimit -Hn)) is below $conns connections" >&2
+fi
 
 # Throwaway CA and a P-256 server certificate; both clients verify against the CA.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
@@ -37,112 +60,154 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 port=$(cat "$tmp/port")
 
-run_guest() { # tier, args...
-  local tier=$1; shift
-  "$W" run --tier "$tier" -S tls,inherit-network --tls-ca "$tmp/ca.pem" "$B/bench-guest.wasm" "$@"
+run_guest() { # args... (opt tier, TLS granted, the bench CA trusted)
+  "$W" run --tier opt -S tls,inherit-network --tls-ca "$tmp/ca.pem" "$B/bench-guest.wasm" "$@"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-maxrss() { # command... -> prints "peakKB" on fd 3, command output on stdout
-  /usr/bin/time -f '%M' -o "$tmp/rss" "$@"
-}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+  if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); printf '%-44s %14s %14s %8s  %s\n' "$1" "$2" "$3" "$4" "$5"; }
-printf '%-44s %14s %14s %8s  %s\n' "benchmark" "wasitls" "native" "ratio" "goal"
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); printf '%-50s %16s %16s %8s  %s\n' "$1" "$2" "$3" "$4" "$5"; }
+printf '%-50s %16s %16s %8s  %s\n' "benchmark" "wasitls" "native" "ratio" "goal"
 
-# Warm the cache for the guest (opt tier) so compile time is not in the figures.
-"$W" compile --tier opt "$B/bench-guest.wasm" >/dev/null 2>&1 || true
-"$W" compile --tier fast "$B/bench-hello.wasm" >/dev/null 2>&1 || true
+# Fill the cache for the guests so compile time is in no figure but the cold-compile rows.
+"$W" compile -q --tier opt "$B/bench-guest.wasm"
+"$W" compile -q --tier opt "$B/bench-cpu.wasm"
+"$W" compile -q --tier fast "$B/bench-cpu.wasm"
+"$W" compile -q --tier fast "$B/bench-hello.wasm"
 
-# 1. bulk throughput, both directions (MB/s; ratio = guest/native throughput)
+# 1. bulk throughput, both directions (MiB/s; ratio = guest/native, median over rounds)
 mb=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
 for dir in recv send; do
-  n=$("$B/bench_native" "$tmp/ca.pem" "$dir" "$port" "$bytes")
-  g=$(run_guest opt "$dir" "$port" "$bytes")
-  nt=$(awk -v s="$n" -v m="$mb" 'BEGIN { printf "%.1f", m / s }')
-  gt=$(awk -v s="$g" -v m="$mb" 'BEGIN { printf "%.1f", m / s }')
-  row "TLS $dir ${mb} MiB (MiB/s)" "$gt" "$nt" "$(ratio "$gt" "$nt")" ">= 0.95"
+  nts=() gts=() rs=()
+  for _ in $(seq "$rounds"); do
+    n=$("$B/bench_native" "$tmp/ca.pem" "$dir" "$port" "$bytes")
+    g=$(run_guest "$dir" "$port" "$bytes")
+    nt=$(awk -v s="$n" -v m="$mb" 'BEGIN { printf "%.1f", m / s }')
+    gt=$(awk -v s="$g" -v m="$mb" 'BEGIN { printf "%.1f", m / s }')
+    nts+=("$nt") gts+=("$gt") rs+=("$(ratio "$gt" "$nt")")
+  done
+  row "TLS $dir ${mb} MiB, opt tier (MiB/s)" "$(median "${gts[@]}")" "$(median "${nts[@]}")" \
+    "$(median "${rs[@]}")" ">= 0.95"
 done
 
-# 2. full handshakes in a row (per second)
-read -r nc ns < <("$B/bench_native" "$tmp/ca.pem" handshakes "$port" "$secs")
-read -r gc gs < <(run_guest opt handshakes "$port" "$secs")
-nh=$(awk -v c="$nc" -v s="$ns" 'BEGIN { printf "%.1f", c / s }')
-gh=$(awk -v c="$gc" -v s="$gs" 'BEGIN { printf "%.1f", c / s }')
-row "full handshakes (per s, ${secs} s)" "$gh" "$nh" "$(ratio "$gh" "$nh")" ">= 0.95"
+# 2. full handshakes in a row (per second, median over rounds of $secs s each)
+nhs=() ghs=() rs=()
+for _ in $(seq "$rounds"); do
+  read -r nc ns < <("$B/bench_native" "$tmp/ca.pem" handshakes "$port" "$secs")
+  read -r gc gs < <(run_guest handshakes "$port" "$secs")
+  nh=$(awk -v c="$nc" -v s="$ns" 'BEGIN { printf "%.1f", c / s }')
+  gh=$(awk -v c="$gc" -v s="$gs" 'BEGIN { printf "%.1f", c / s }')
+  nhs+=("$nh") ghs+=("$gh") rs+=("$(ratio "$gh" "$nh")")
+done
+row "full handshakes, P-256, TLS 1.3 (per s)" "$(median "${ghs[@]}")" "$(median "${nhs[@]}")" \
+  "$(median "${rs[@]}")" ">= 0.95"
 
-# 3. concurrent connections: completed, wall time, memory per connection (peak RSS of a run with
-# N connections minus that of a run with 10, divided by N-10)
-conc() { # kind N -> "done secs rssKB"
-  local out
+# 3. concurrent connections in one process: each does a handshake and PING/PONG, all held open
+# together. Completed, wall time, and memory per connection: (peak RSS with N connections -
+# peak RSS with 10) / (N - 10). Soft fd limit 1024: each client must raise its own.
+conc() { # kind N -> "done secs peakKB"
+  local o
   if [ "$1" = native ]; then
-    out=$(maxrss "$B/bench_native" "$tmp/ca.pem" concurrent "$port" "$2" || true)
+    o=$( (ulimit -Sn 1024; /usr/bin/time -f '%M' -o "$tmp/rss" \
+          "$B/bench_native" "$tmp/ca.pem" concurrent "$port" "$2") 2>"$tmp/conc.err" || true)
   else
-    out=$(maxrss "$W" run --tier opt -S tls,inherit-network --tls-ca "$tmp/ca.pem" \
-          "$B/bench-guest.wasm" concurrent "$port" "$2" || true)
+    o=$( (ulimit -Sn 1024; /usr/bin/time -f '%M' -o "$tmp/rss" \
+          "$W" run --tier opt -S tls,inherit-network --tls-ca "$tmp/ca.pem" \
+          "$B/bench-guest.wasm" concurrent "$port" "$2") 2>"$tmp/conc.err" || true)
   fi
-  echo "${out:-0 0} $(tail -n1 "$tmp/rss")"
+  [ -n "$o" ] || { echo "bench: $1 concurrent $2 failed:" >&2; head -n3 "$tmp/conc.err" >&2; }
+  echo "${o:-0 0} $(tail -n1 "$tmp/rss")"
 }
 read -r nd nw nr < <(conc native "$conns")
 read -r _ _ nr0 < <(conc native 10)
 read -r gd gw gr < <(conc guest "$conns")
 read -r _ _ gr0 < <(conc guest 10)
 row "concurrent connections completed (of $conns)" "$gd" "$nd" "$(ratio "$gd" "$nd")" "all complete"
-row "concurrent: wall time (s)" "$gw" "$nw" "$(ratio "$gw" "$nw")" "-"
+row "concurrent: wall time (s)" "$(printf %.2f "$gw")" "$(printf %.2f "$nw")" "$(ratio "$nw" "$gw")" "-"
+row "concurrent: peak RSS, $conns / 10 conns (MiB)" "$(mib "$gr") / $(mib "$gr0")" \
+  "$(mib "$nr") / $(mib "$nr0")" "-" "-"
 npc=$(awk -v a="$nr" -v b="$nr0" -v n="$conns" 'BEGIN { printf "%.1f", (a - b) / (n - 10) }')
 gpc=$(awk -v a="$gr" -v b="$gr0" -v n="$conns" 'BEGIN { printf "%.1f", (a - b) / (n - 10) }')
 row "concurrent: KiB per connection" "$gpc" "$npc" "$(ratio "$gpc" "$npc")" "<= 1.1"
 
-# 4. start-up: a cached hello component, start to exit (median of 21), and cold compiles
-startup() {
-  local ts=()
-  for _ in $(seq 21); do
-    local t0 t1
-    t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N)
-    ts+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${ts[@]}" | sort -n | sed -n 11p
-}
-hs=$(startup "$W" run "$B/bench-hello.wasm")
-row "warm start, hello component (ms)" "$(awk -v u="$hs" 'BEGIN { printf "%.2f", u / 1000 }')" "-" "-" "<= 10 ms"
-sm=$(ls "$root"/node_modules/@bytecodealliance/componentize-js/lib/starlingmonkey_embedding.wasm 2>/dev/null | head -n1 || true)
+# 4. start-up: a cached hello component (fast tier), start to exit, median of 21 runs
+read -r hw hc < <("$B/bench_time" 21 "$W" run "$B/bench-hello.wasm")
+read -r tw tc < <("$B/bench_time" 21 /bin/true)
+row "warm start, cached hello: wall (ms)" "$hw" "$tw (true)" "-" "<= 10 ms"
+row "warm start, cached hello: CPU user+sys (ms)" "$hc" "$tc (true)" "-" "<= 10 ms"
+# Cold compiles into an empty cache: wall time and the peak RSS of the largest process (wasitls
+# itself, or cc1 for the opt tier).
+sm="$root/node_modules/@bytecodealliance/componentize-js/lib/starlingmonkey_embedding.wasm"
+[ -f "$sm" ] || sm=""
 for tier in fast opt; do
   for m in "$B/bench-hello.wasm" ${sm:+"$sm"}; do
     [ "$tier" = opt ] && [ "$m" = "$sm" ] && [ "${BENCH_OPT_BIG:-0}" != 1 ] && continue
-    /usr/bin/time -f '%e %M' -o "$tmp/ct" "$W" compile --tier "$tier" --no-cache "$m" >/dev/null 2>&1 || echo "fail fail" >"$tmp/ct"
-    read -r cs ck <"$tmp/ct"
+    rm -rf "$tmp/cold"
+    if /usr/bin/time -f '%e %M' -o "$tmp/ct" \
+        "$W" compile -q --tier "$tier" --cache-dir "$tmp/cold" "$m" >/dev/null 2>"$tmp/ct.err"; then
+      read -r cs ck <"$tmp/ct"
+      fig="$cs s / $(mib "$ck") MiB"
+    else
+      fig="failed: $(head -c 120 "$tmp/ct.err" | tr '\n|' '  ')"
+    fi
     goal="-"; [ "$m" = "$sm" ] && [ "$tier" = fast ] && goal="<= 15 s"
-    row "cold compile $tier: $(basename "$m") (s / MiB)" "$cs / $(awk -v k="$ck" 'BEGIN { printf "%.0f", k / 1024 }')" "-" "-" "$goal"
+    size=$(awk -v b="$(stat -c %s "$m")" 'BEGIN { if (b < 1e6) printf "%.0f kB", b / 1e3; else printf "%.1f MB", b / 1e6 }')
+    row "cold compile, $tier tier: $(basename "$m") ($size)" "$fig" "-" "-" "$goal"
   done
 done
+rm -rf "$tmp/cold"
 
-# 5. CPU-bound guest: both tiers vs native vs jco on Node
-read -r nd ns < <("$B/bench_cpu_native")
+# 5. CPU-bound guest (SHA-256, 4 x 64 MiB): both tiers vs the same C built natively (-O2), and vs
+# the same component on Node through jco. Each prints the hashing time only (no start-up).
+read -r cd_ cs < <("$B/bench_cpu_native")
+declare -A tier_s
 for tier in fast opt; do
   read -r gd gs < <("$W" run --tier "$tier" "$B/bench-cpu.wasm")
-  [ "$gd" = "$nd" ] || gs="wrong-digest"
-  row "sha256 4x64 MiB, $tier tier (s)" "$gs" "$ns" "$(ratio "$ns" "$gs")" "-"
+  [ "$gd" = "$cd_" ] || gs="wrong-digest"
+  tier_s[$tier]=$gs
+  row "sha256 4x64 MiB, $tier tier vs native (s)" "$gs" "$cs" "$(ratio "$cs" "$gs")" "-"
 done
-if [ -x "$root/node_modules/.bin/jco" ]; then
-  read -r jd js < <("$root/node_modules/.bin/jco" run "$B/bench-cpu.wasm" 2>/dev/null)
-  read -r od os < <("$W" run --tier opt "$B/bench-cpu.wasm")
-  row "sha256: jco/Node (s) vs wasitls opt" "$os" "$js (node)" "$(ratio "$js" "$os")" "> 1 (faster)"
+jco="$root/node_modules/.bin/jco"
+if [ -x "$jco" ]; then
+  if read -r jd js < <("$jco" run "$B/bench-cpu.wasm" 2>"$tmp/jco.err") && [ "$jd" = "$cd_" ]; then
+    row "sha256: opt tier vs jco on Node $(node --version) (s)" "${tier_s[opt]}" "$js (jco)" \
+      "$(ratio "$js" "${tier_s[opt]}")" "> 1 (faster)"
+  else
+    row "sha256: opt tier vs jco on Node (s)" "${tier_s[opt]}" "jco failed" "-" "> 1 (faster)"
+  fi
 fi
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
-  echo "# wasitls benchmark results"
+  echo "<!-- results:begin (written by bench/run.sh) -->"
+  echo "## Figures"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-  echo "- OpenSSL: $(openssl version)"
-  echo "- sizes: bulk $mb MiB, handshakes ${secs} s, $conns concurrent connections"
+  echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- src cli bench 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
+  echo "- load average (1/5/15 min) at start: $load_start; at end: $load_end"
+  echo "- $(openssl version); $(cc --version | head -n1); $(tcc -v 2>&1 | head -n1); wasm2c $(wasm2c --version 2>&1 | head -n1); node $(node --version 2>/dev/null || echo none)"
+  echo "- sizes: bulk $mb MiB, handshakes $rounds x ${secs} s, $conns concurrent connections, $rounds round(s) for bulk and handshakes"
   echo
-  echo "Ratios are wasitls/native for throughput and rates (higher is better), native/wasitls for"
-  echo "times (higher is better), wasitls/native for memory (lower is better)."
+  echo "Ratios: wasitls/native for rates (higher is better), native/wasitls for times (higher is"
+  echo "better), wasitls/native for memory (lower is better). Bulk and handshake figures are medians"
+  echo "over alternating rounds; the ratio is the median of the per-round ratios."
   echo
   echo "| benchmark | wasitls | native | ratio | goal |"
   echo "|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
-} >"$root/bench/RESULTS.md"
-echo "wrote bench/RESULTS.md"
+  echo "<!-- results:end -->"
+} >"$tmp/block"
+if [ -f "$out" ] && grep -q '^<!-- results:begin' "$out" && grep -q '^<!-- results:end' "$out"; then
+  awk -v blk="$tmp/block" '
+    /^<!-- results:begin/ { while ((getline l < blk) > 0) print l; skip = 1; next }
+    /^<!-- results:end/ { skip = 0; next }
+    !skip { print }' "$out" >"$tmp/out"
+else
+  { echo "# wasitls benchmark results"; echo; cat "$tmp/block"; } >"$tmp/out"
+fi
+cp "$tmp/out" "$out"
+echo "wrote $out"
