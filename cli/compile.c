@@ -70,6 +70,19 @@ int wasitls_cli_compile(int argc, char **argv)
         return 1;
     }
 #endif
+    {
+        /* filling the cache is compile's whole job: a cache it cannot write is an error */
+        char cdir[4096];
+        const char *why;
+        if (wasitls__cli_cache_probe(&cfg, cdir, sizeof cdir, &why)) {
+            if (cdir[0])
+                fprintf(stderr, "error: cannot write cache directory %s: %s\n", cdir, why);
+            else
+                fprintf(stderr, "error: %s\n", why);
+            free(bytes);
+            return 1;
+        }
+    }
     wasitls_engine *e;
     wasitls_error err;
     char buf[WASITLS_ERROR_MSG_MAX + 64];

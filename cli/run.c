@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "clicommon.h"
 #include "wasitls/component.h"
 #include "wasitls/cursor.h"
 #include "wasitls/engine.h"
@@ -41,23 +43,59 @@ static const char usage_text[] =
     "Engine:\n"
     "  --tier fast|opt          compile with the fast tier (tcc, default) or the optimizing\n"
     "                           tier (the system C compiler at -O2)\n"
+    "  --cache-dir DIR          compiled-code cache directory (default $WASITLS_CACHE_DIR,\n"
+    "                           else $XDG_CACHE_HOME/wasitls, else ~/.cache/wasitls); when\n"
+    "                           it cannot be written, run warns and runs without a cache\n"
     "\n"
     "TLS (with -S tls):\n"
     "  --tls-ca FILE            also trust the PEM certificates in FILE; repeatable\n"
-    "  --tls-backend NAME       openssl (default) | gnutls\n"
+    "  --tls-backend NAME       openssl (default) | gnutls (any case)\n"
     "  --tls-handshake-timeout T\n"
-    "                           give up a handshake after T (e.g. 10s, 500ms; default 10s)\n"
+    "                           give up a handshake after T: a number with unit ms, s, m\n"
+    "                           or h (e.g. 500ms, 10s, 1h; default 10s; at most 24h)\n"
     "\n"
     "  -h, --help               show this help\n"
     "\n"
     "Exit status: the guest's; 2 for a usage error; 1 when wasitls fails or the guest traps\n"
-    "(the reason is printed as `error: ...` on stderr).\n";
+    "(the reason is printed as `error: ...` on stderr).\n"
+    "\n"
+    "Options go before COMPONENT.wasm: everything after it is passed to the guest.\n";
 
 static const char *const s_values[] = {"tls", "inherit-network", "allow-ip-name-lookup"};
 
 /* Every option, for the unknown-option hint. */
-static const char *const long_opts[] = {
-    "--dir", "--env", "--tier", "--tls-ca", "--tls-backend", "--tls-handshake-timeout", "--help"};
+static const char *const long_opts[] = {"--dir",
+                                        "--env",
+                                        "--tier",
+                                        "--cache-dir",
+                                        "--tls-ca",
+                                        "--tls-backend",
+                                        "--tls-handshake-timeout",
+                                        "--help"};
+
+/* Spellings of grants that users reach for, and the option that does it. */
+static const struct {
+    const char *wrong, *right;
+} grant_hints[] = {
+    {"--S", "-S"},
+    {"-s", "-S"},
+    {"--net", "-S inherit-network"},
+    {"--network", "-S inherit-network"},
+    {"--inherit-network", "-S inherit-network"},
+    {"--allow-network", "-S inherit-network"},
+    {"--tls", "-S tls"},
+    {"--allow-ip-name-lookup", "-S allow-ip-name-lookup"},
+    {"--ip-name-lookup", "-S allow-ip-name-lookup"},
+    {"--lookup", "-S allow-ip-name-lookup"},
+    {"--dns", "-S allow-ip-name-lookup"},
+};
+
+static const char *grant_hint(const char *name)
+{
+    for (size_t i = 0; i < sizeof grant_hints / sizeof grant_hints[0]; i++)
+        if (strcmp(name, grant_hints[i].wrong) == 0) return grant_hints[i].right;
+    return NULL;
+}
 
 struct run_opts {
     bool tls, net, lookup;
@@ -69,7 +107,9 @@ struct run_opts {
     const char **cas;
     size_t ncas;
     const char *backend;
+    char backend_buf[32];
     uint32_t hs_timeout_ms;
+    const char *cache_dir;
     const char *component;
     char **guest_args;
     int nguest_args;
@@ -143,7 +183,7 @@ static int add_s(struct run_opts *o, const char *list)
     return rc;
 }
 
-/* "10s", "500ms", "2m", or plain seconds. */
+/* "10s", "500ms", "2m", "1h", or plain seconds; 1 ms to 24 h. */
 static bool parse_timeout(const char *s, uint32_t *ms)
 {
     char *end;
@@ -157,6 +197,8 @@ static bool parse_timeout(const char *s, uint32_t *ms)
         mul = 1;
     else if (strcmp(end, "m") == 0)
         mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
     else
         return false;
     double r = v * mul;
@@ -172,6 +214,31 @@ static int push(const char ***arr, size_t *n, const char *v)
     a[(*n)++] = v;
     *arr = a;
     return 0;
+}
+
+/* --tls-backend: a backend name in any case, stored lower-case; 0 or an exit status. */
+static int set_backend(struct run_opts *o, const char *val)
+{
+#ifdef WASITLS_HAVE_TLS
+    size_t n = wasitls_tls_backend_count();
+    for (size_t k = 0; k < n; k++) {
+        const char *b = wasitls_tls_backend_name(k);
+        if (b && strcasecmp(b, val) == 0) {
+            snprintf(o->backend_buf, sizeof o->backend_buf, "%s", b);
+            o->backend = o->backend_buf;
+            return 0;
+        }
+    }
+    fprintf(stderr, "error: unknown --tls-backend '%s'; this wasitls has:", val);
+    for (size_t k = 0; k < n; k++)
+        fprintf(stderr, "%s %s", k ? "," : "", wasitls_tls_backend_name(k));
+    fprintf(stderr, "\n(see `wasitls run --help`)\n");
+    return 2;
+#else
+    (void)o;
+    fprintf(stderr, "error: --tls-backend %s: this wasitls was built without wasi:tls\n", val);
+    return 2;
+#endif
 }
 
 /* Parses argv[1..]; returns -1 to continue, else an exit status. */
@@ -201,7 +268,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            return usage_error("unknown option '%s'", a);
+            const char *h = grant_hint(a);
+            if (!h && a[1] == 's') h = "-S"; /* -stls, -s=tls */
+            fprintf(stderr, "error: unknown option '%s'", a);
+            if (h) fprintf(stderr, " (did you mean '%s'?)", h);
+            fprintf(stderr, "\n(see `wasitls run --help`)\n");
+            return 2;
         }
         /* --name VALUE or --name=VALUE */
         char name[64];
@@ -215,7 +287,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         for (size_t k = 0; k < sizeof long_opts / sizeof long_opts[0]; k++)
             known |= strcmp(name, long_opts[k]) == 0;
         if (!known) {
-            const char *m = closest(name, long_opts, sizeof long_opts / sizeof long_opts[0]);
+            const char *m = grant_hint(name);
+            if (!m) m = closest(name, long_opts, sizeof long_opts / sizeof long_opts[0]);
             fprintf(stderr, "error: unknown option '%s'", name);
             if (m) fprintf(stderr, " (did you mean '%s'?)", m);
             fprintf(stderr, "\n(see `wasitls run --help`)\n");
@@ -241,14 +314,20 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 o->tier = WASITLS_TIER_OPT;
             else
                 return usage_error("--tier is fast or opt, not '%s'", val);
+        } else if (strcmp(name, "--cache-dir") == 0) {
+            if (!*val) return usage_error("%s needs a directory", "--cache-dir");
+            o->cache_dir = val;
         } else if (strcmp(name, "--tls-ca") == 0) {
+            struct stat st;
+            if (stat(val, &st) == 0 && S_ISDIR(st.st_mode))
+                return usage_error("--tls-ca %s: is a directory, not a PEM file", val);
             oom = push(&o->cas, &o->ncas, val);
         } else if (strcmp(name, "--tls-backend") == 0) {
-            o->backend = val;
+            if (set_backend(o, val)) return 2;
         } else if (strcmp(name, "--tls-handshake-timeout") == 0) {
             if (!parse_timeout(val, &o->hs_timeout_ms))
-                return usage_error("--tls-handshake-timeout takes a duration such as 10s or "
-                                   "500ms, not '%s'",
+                return usage_error("--tls-handshake-timeout takes a number with unit ms, s, m "
+                                   "or h, from 1ms to 24h (e.g. 500ms, 10s, 1h), not '%s'",
                                    val);
         }
         if (oom) {
@@ -261,32 +340,6 @@ static int parse(int argc, char **argv, struct run_opts *o)
     o->guest_args = argv + i;
     o->nguest_args = argc - i;
     return -1;
-}
-
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -errno;
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return -EINVAL;
-    }
-    uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
-    if (!b) {
-        fclose(f);
-        return -ENOMEM;
-    }
-    size_t n = fread(b, 1, (size_t)st.st_size, f);
-    int e = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (e || n != (size_t)st.st_size) {
-        free(b);
-        return -EIO;
-    }
-    *out = b;
-    *len = n;
-    return 0;
 }
 
 static void print_error(const wasitls_error *err, int rc)
@@ -390,15 +443,26 @@ int wasitls_cli_run(int argc, char **argv)
             goto out;
         }
 
-    rc = read_file(o.component, &bytes, &len);
-    if (rc) {
-        fprintf(stderr, "error: cannot read %s: %s\n", o.component, strerror(-rc));
-        goto out;
-    }
+    if (wasitls__cli_read(o.component, &bytes, &len)) goto out;
 
     wasitls_engine_config ecfg;
     wasitls_engine_config_default(&ecfg);
     ecfg.tier = (wasitls_tier)o.tier;
+    ecfg.cache_dir = o.cache_dir;
+    {
+        /* the cache only saves time: say once that it is off, and go on */
+        char cdir[4096];
+        const char *why;
+        if (wasitls__cli_cache_probe(&ecfg, cdir, sizeof cdir, &why)) {
+            if (cdir[0])
+                fprintf(stderr,
+                        "warning: cannot write cache directory %s: %s; running without a cache\n",
+                        cdir, why);
+            else
+                fprintf(stderr, "warning: %s; running without a cache\n", why);
+            ecfg.no_cache = true;
+        }
+    }
     if ((rc = wasitls_engine_new(&ecfg, &engine, &err))) goto fail;
     if ((rc = wasitls_component_new(engine, bytes, len, &comp, &err))) {
         wasitls_error_prefix(&err, "%s", o.component);
@@ -442,7 +506,20 @@ int wasitls_cli_run(int argc, char **argv)
     }
 #endif
 
-    if ((rc = wasitls_cinstance_new(comp, linker, wasi, &inst, &err))) goto fail;
+    if ((rc = wasitls_cinstance_new(comp, linker, wasi, &inst, &err))) {
+        print_error(&err, rc);
+        /* `run x.wasm -S tls`: the grant went to the guest as an argument */
+        for (int i = 1; i < o.nguest_args; i++)
+            if (strncmp(o.guest_args[i], "-S", 2) == 0 || grant_hint(o.guest_args[i]) ||
+                strcmp(o.guest_args[i], "--dir") == 0) {
+                fprintf(stderr,
+                        "hint: '%s' comes after %s, so it was passed to the guest; wasitls's "
+                        "options go before COMPONENT.wasm\n",
+                        o.guest_args[i], o.component);
+                break;
+            }
+        goto out;
+    }
     rc = wasitls_wasi_run(wasi, inst, &err);
     if (rc < 0) goto fail;
     status = rc > 255 ? 255 : rc;

@@ -302,7 +302,7 @@ static int spawn_wait(char *const argv[], const char *out)
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 static const char spectest_wat[] = "(module\n"
@@ -337,7 +337,7 @@ static wasitls_instance *get_spectest(wast *w)
     if (spawn_wait(argv, log) != 0) return NULL;
     uint8_t *b;
     size_t n;
-    if (wasitls__cli_read(wasm, &b, &n)) return NULL;
+    if (wasitls__cli_read_ex(wasm, true, &b, &n)) return NULL;
     wasitls_module *m;
     wasitls_error err;
     int rc = wasitls_module_new(w->engine, b, n, "spectest", &m, &err);
@@ -367,7 +367,8 @@ static int load_module(wast *w, const jv *cmd, wasitls_module **out, wasitls_err
     snprintf(path, sizeof path, "%s/%s", w->dir, fn);
     uint8_t *b;
     size_t n;
-    if (wasitls__cli_read(path, &b, &n))
+    /* a module's file may be empty: (module binary "") is a malformed-module test */
+    if (wasitls__cli_read_ex(path, true, &b, &n))
         return wasitls_error_set(err, WASITLS_E_IO, "cannot read %s", path);
     int rc = wasitls_module_new(w->engine, b, n, fn, out, err);
     free(b);
@@ -696,54 +697,36 @@ static void run_command(wast *w, const jv *cmd)
 }
 
 static const char usage_text[] =
-    "usage: wasitls wast [OPTIONS] FILE.wast\n"
+    "usage: wasitls wast [OPTIONS] FILE.wast...\n"
     "\n"
-    "Runs a WebAssembly script (parsed by wabt's wast2json) and ends with \"N passed, M failed\".\n"
+    "Runs WebAssembly scripts (parsed by wabt's wast2json) and ends with \"N passed, M failed\"\n"
+    "over all of them (with several files, each file's count comes first).\n"
     "\n"
     "  --tier fast|opt     compile tier (default fast)\n"
     "  --cache-dir DIR     compiled-code cache directory\n"
     "  --no-cache          do not use the cache\n"
     "  -h, --help          show this help\n";
 
-int wasitls_cli_wast(int argc, char **argv)
+/* Runs one script, adding to *passed and *failed; a script that cannot be run counts as one
+ * failure. */
+static void wast_file(const char *file, const wasitls_engine_config *cfg, int *passed, int *failed)
 {
-    wasitls_engine_config cfg;
-    wasitls_engine_config_default(&cfg);
-    const char *file = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--tier") && i + 1 < argc) {
-            if (wasitls__cli_tier(argv[++i], &cfg.tier)) return 2;
-        } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
-            cfg.cache_dir = argv[++i];
-        } else if (!strcmp(a, "--no-cache")) {
-            cfg.no_cache = true;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown option '%s'\n%s", a, usage_text);
-            return 2;
-        } else {
-            file = a;
-        }
-    }
-    if (!file) {
-        fputs(usage_text, stderr);
-        return 2;
+    if (wasitls__cli_check_input(file)) {
+        (*failed)++;
+        return;
     }
     char dir[4096];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/wasitls-wast-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
         fprintf(stderr, "error: cannot create a temporary directory: %s\n", strerror(errno));
-        return 1;
+        (*failed)++;
+        return;
     }
     char json[4200], log[4200];
     snprintf(json, sizeof json, "%s/script.json", dir);
     snprintf(log, sizeof log, "%s/wast2json.log", dir);
     char *wargv[] = {"wast2json", (char *)file, "-o", json, NULL};
-    int status = 1;
     wast w;
     memset(&w, 0, sizeof w);
     w.file = file;
@@ -752,19 +735,25 @@ int wasitls_cli_wast(int argc, char **argv)
     memset(&root, 0, sizeof root);
     uint8_t *text = NULL;
     size_t tlen;
+    w.failed = 1; /* until the script runs, the script itself counts as one failure */
     int wrc = spawn_wait(wargv, log);
     if (wrc != 0) {
         uint8_t *l;
         size_t ll;
-        fprintf(stderr, "error: wast2json failed on %s\n", file);
-        if (wasitls__cli_read(log, &l, &ll) == 0) {
+        if (wrc < 0)
+            fprintf(stderr, "error: cannot run wast2json on %s (is wabt installed?)\n", file);
+        else if (wrc > 128)
+            fprintf(stderr, "error: wast2json crashed on %s (signal %d, %s)\n", file, wrc - 128,
+                    strsignal(wrc - 128));
+        else
+            fprintf(stderr, "error: wast2json failed on %s\n", file);
+        if (wasitls__cli_read_ex(log, true, &l, &ll) == 0) {
             fwrite(l, 1, ll, stderr);
             free(l);
         }
-        printf("0 passed, 1 failed\n"); /* the script itself counts as one failure */
         goto out;
     }
-    if (wasitls__cli_read(json, &text, &tlen)) goto out;
+    if (wasitls__cli_read_ex(json, true, &text, &tlen)) goto out;
     jp p = {(const char *)text, (const char *)text + tlen, false};
     jparse(&p, &root);
     const jv *cmds = jget(&root, "commands");
@@ -773,15 +762,16 @@ int wasitls_cli_wast(int argc, char **argv)
         goto out;
     }
     wasitls_error err;
-    if (wasitls_engine_new(&cfg, &w.engine, &err)) {
+    if (wasitls_engine_new(cfg, &w.engine, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
         goto out;
     }
+    w.failed = 0;
     for (size_t i = 0; i < cmds->n; i++)
         run_command(&w, &cmds->kids[i]);
-    printf("%d passed, %d failed\n", w.passed, w.failed);
-    status = w.failed ? 1 : 0;
 out:
+    *passed += w.passed;
+    *failed += w.failed;
     for (size_t i = w.ninsts; i-- > 0;)
         wasitls_instance_free(w.insts[i]);
     for (size_t i = 0; i < w.nmods; i++)
@@ -802,5 +792,58 @@ out:
     snprintf(rm, sizeof rm, "%s", dir);
     char *rargv[] = {"rm", "-rf", rm, NULL};
     spawn_wait(rargv, NULL);
+}
+
+int wasitls_cli_wast(int argc, char **argv)
+{
+    wasitls_engine_config cfg;
+    wasitls_engine_config_default(&cfg);
+    const char **files = calloc((size_t)argc, sizeof *files);
+    size_t nfiles = 0;
+    if (!files) {
+        fprintf(stderr, "error: out of memory\n");
+        return 1;
+    }
+    int status = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            status = 0;
+            goto out;
+        } else if (!strcmp(a, "--tier") && i + 1 < argc) {
+            if (wasitls__cli_tier(argv[++i], &cfg.tier)) goto out;
+        } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
+            cfg.cache_dir = argv[++i];
+        } else if (!strcmp(a, "--no-cache")) {
+            cfg.no_cache = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "error: unknown option '%s'\n%s", a, usage_text);
+            goto out;
+        } else {
+            files[nfiles++] = a;
+        }
+    }
+    if (!nfiles) {
+        fputs(usage_text, stderr);
+        goto out;
+    }
+    char cdir[4096];
+    const char *why;
+    if (wasitls__cli_cache_probe(&cfg, cdir, sizeof cdir, &why)) {
+        fprintf(stderr, "warning: cannot write cache directory %s: %s; running without a cache\n",
+                cdir[0] ? cdir : "(none)", why);
+        cfg.no_cache = true;
+    }
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        int p0 = passed, f0 = failed;
+        wast_file(files[i], &cfg, &passed, &failed);
+        if (nfiles > 1) printf("%s: %d passed, %d failed\n", files[i], passed - p0, failed - f0);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    status = failed ? 1 : 0;
+out:
+    free(files);
     return status;
 }
