@@ -153,7 +153,8 @@ uint32_t wasitls_conn_socket_handle(const wasitls_conn *c);
 int wasitls_tls_available(void);
 
 /* Flushes stdio and exits with code (0..255) through wasi:cli/exit exit-with-code, so codes
- * other than 0 and 1 survive (a preview1 exit() can only say success or failure). */
+ * other than 0 and 1 survive (a preview1 exit() can only say success or failure). A code
+ * outside 0..255 exits with 1: it is a failure that must not wrap around to success. */
 _Noreturn void wasitls_exit(int code);
 
 #ifdef __cplusplus

@@ -69,7 +69,9 @@ static int resolve_error(const char *host, uint8_t code)
     wasitls__socket_error(code, "name lookup"); /* records the code */
     return wasitls__err(
         WASITLS_ERR_RESOLVE, "cannot resolve %s: %s%s", host, wasitls_socket_error_name(code),
-        code == WIT_EC_ACCESS_DENIED ? " (the host did not grant name lookup)" : "");
+        code == WIT_EC_ACCESS_DENIED
+            ? " (the host did not grant name lookup; grant it with -S allow-ip-name-lookup)"
+            : "");
 }
 
 int wasitls_resolve(const char *host, uint16_t port, struct wasitls_addr *out, size_t cap,

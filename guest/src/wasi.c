@@ -127,7 +127,10 @@ int wasitls__socket_error(uint8_t code, const char *what)
 {
     last_socket_error = code;
     const char *hint = "";
-    if (code == WIT_EC_ACCESS_DENIED) hint = " (the host did not grant this network access)";
+    if (code == WIT_EC_ACCESS_DENIED)
+        hint = strcmp(what, "name lookup") == 0
+                   ? " (the host did not grant name lookup; grant it with -S allow-ip-name-lookup)"
+                   : " (the host did not grant network access; grant it with -S inherit-network)";
     return wasitls__err(WASITLS_ERR_SOCKET, "%s: %s%s", what, wasitls_socket_error_name(code),
                         hint);
 }
@@ -168,7 +171,8 @@ _Noreturn void wasitls_exit(int code)
 {
     if (code == 0) exit(0);
     fflush(NULL);
-    wit_exit_with_code(code & 0xff);
+    /* `code & 0xff` would turn 256 into 0: out of range is a failure, not a wrap-around */
+    wit_exit_with_code(code > 0 && code <= 255 ? (uint8_t)code : 1);
 }
 
 /* ---- polling ----------------------------------------------------------------------------- */

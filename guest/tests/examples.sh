@@ -222,6 +222,12 @@ https-get-denied)
     # wasi:tls granted (the component imports it), the network not.
     expect_status 1 "$WASITLS" run -S tls "$EX/https-get.wasm" "https://127.0.0.1:$port/"
     expect_err "access-denied"
+    expect_err "grant it with -S inherit-network"
+    # Name lookup is its own grant, and the message names its flag.
+    expect_status 1 "$WASITLS" run -S tls,inherit-network "$EX/https-get.wasm" \
+        "https://localhost:$port/"
+    expect_err "access-denied"
+    expect_err "grant it with -S allow-ip-name-lookup"
     ;;
 https-get-usage)
     expect_status 64 guest https-get
@@ -357,6 +363,16 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
     expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
         --tls-ca "$T/ca.pem" "$BUILD/guests/sdk-check.wasm" "$case" "$port"
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
+    ;;
+sdk-exit)
+    # wasitls_exit's code is the host's exit status; out of range is a failure (1), never a
+    # wrap-around to 0.
+    for c in 3 255; do
+        expect_status $c "$WASITLS" run -S tls "$BUILD/guests/sdk-check.wasm" exit $c
+    done
+    for c in 256 512 -1 -256 100000; do
+        expect_status 1 "$WASITLS" run -S tls "$BUILD/guests/sdk-check.wasm" exit $c
+    done
     ;;
 demo)
     out=$("$(dirname "$0")/../../scripts/demo.sh" "$BUILD" 2>"$T/err") ||
