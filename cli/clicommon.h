@@ -169,6 +169,28 @@ static inline int wasitls__cli_cache_probe(const wasitls_engine_config *cfg, cha
     return 0;
 }
 
+/* Matches option `name` given as `NAME VALUE` or `NAME=VALUE` at argv[*i]: returns 0 when
+ * argv[*i] is another option, 1 with *val set (and *i moved past a separate value), or -1 after
+ * printing `error: NAME needs a value`. */
+static inline int wasitls__cli_opt(int argc, char **argv, int *i, const char *name,
+                                   const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=' && a[n + 1]) {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] == 0 && *i + 1 < argc && argv[*i + 1][0]) {
+        *val = argv[++*i];
+        return 1;
+    }
+    if (a[n] != 0 && a[n] != '=') return 0;
+    fprintf(stderr, "error: %s needs a value\n", name);
+    return -1;
+}
+
 static inline int wasitls__cli_tier(const char *s, wasitls_tier *out)
 {
     if (!strcmp(s, "fast"))

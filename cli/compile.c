@@ -31,14 +31,16 @@ int wasitls_cli_compile(int argc, char **argv)
     wasitls_engine_config_default(&cfg);
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
+        int k;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(a, "--tier") && i + 1 < argc) {
-            if (wasitls__cli_tier(argv[++i], &cfg.tier)) return 2;
-        } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
-            cfg.cache_dir = argv[++i];
+        } else if ((k = wasitls__cli_opt(argc, argv, &i, "--tier", &v)) != 0) {
+            if (k < 0 || wasitls__cli_tier(v, &cfg.tier)) return 2;
+        } else if ((k = wasitls__cli_opt(argc, argv, &i, "--cache-dir", &v)) != 0) {
+            if (k < 0) return 2;
+            cfg.cache_dir = v;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             cfg.progress = 0;
         } else if (a[0] == '-' && a[1]) {

@@ -806,15 +806,17 @@ int wasitls_cli_wast(int argc, char **argv)
     }
     int status = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
+        int k;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             status = 0;
             goto out;
-        } else if (!strcmp(a, "--tier") && i + 1 < argc) {
-            if (wasitls__cli_tier(argv[++i], &cfg.tier)) goto out;
-        } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
-            cfg.cache_dir = argv[++i];
+        } else if ((k = wasitls__cli_opt(argc, argv, &i, "--tier", &v)) != 0) {
+            if (k < 0 || wasitls__cli_tier(v, &cfg.tier)) goto out;
+        } else if ((k = wasitls__cli_opt(argc, argv, &i, "--cache-dir", &v)) != 0) {
+            if (k < 0) goto out;
+            cfg.cache_dir = v;
         } else if (!strcmp(a, "--no-cache")) {
             cfg.no_cache = true;
         } else if (a[0] == '-' && a[1]) {

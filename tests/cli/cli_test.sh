@@ -97,6 +97,17 @@ compile_usage)
     expect 2 "$W" compile --tier slow x.wasm
     expect 2 "$W" compile a.wasm b.wasm
     expect 2 "$W" compile --bogus x.wasm
+    err_has "unknown option '--bogus'"
+    # a missing value is named as such, for compile and wast alike
+    for cmd in compile wast; do
+        expect 2 "$W" $cmd --tier
+        err_has "error: --tier needs a value"
+        expect 2 "$W" $cmd x --cache-dir
+        err_has "error: --cache-dir needs a value"
+        # NAME=VALUE works as it does for run (the missing file is then the error)
+        expect 1 "$W" $cmd --tier=opt --cache-dir="$T/c" "$T/missing"
+        err_has "cannot read $T/missing"
+    done
     ;;
 wast_multiple)
     # Every file given runs, and the summary covers all of them.
