@@ -11,6 +11,7 @@
  */
 #include "backend.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +52,54 @@ struct wasitls_tls_conn {
     bool flushing;  /* the plaintext stream asked for a flush that has not completed */
     bool tout_busy; /* the underlying stream still holds records (its check-write was 0) */
     bool in_taken, out_taken;
-    uint8_t *scratch;
     uint8_t *look;
     size_t look_off, look_len, look_hi; /* look_hi: bytes of look ever written (to wipe) */
     char version[16];
 };
+
+/* ---- scratch ----
+ * Ciphertext passes through a scratch buffer only for the length of one call (stream read ->
+ * backend, backend -> stream write), so one buffer per thread serves every connection: a
+ * buffer per connection cost ~5 KiB of RSS each (pages its malloc chunk touched) for no gain.
+ * A nested use (TLS over a TLS stream re-enters through the underlying stream) gets its own. */
+typedef struct {
+    bool busy;
+    uint8_t buf[SCRATCH_CAP];
+} scratch_slot;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_key_ok;
+
+static void scratch_key_make(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
+}
+
+static uint8_t *scratch_take(void)
+{
+    pthread_once(&scratch_once, scratch_key_make);
+    scratch_slot *s = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
+    if (!s && scratch_key_ok && (s = malloc(sizeof *s)) != NULL) {
+        s->busy = false;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            s = NULL;
+        }
+    }
+    if (!s || s->busy) return malloc(SCRATCH_CAP);
+    s->busy = true;
+    return s->buf;
+}
+
+static void scratch_give(uint8_t *p)
+{
+    scratch_slot *s = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
+    if (s && p == s->buf)
+        s->busy = false;
+    else
+        free(p);
+}
 
 /* ---- contexts ---- */
 
@@ -170,9 +214,18 @@ static void drain_out(wasitls_tls_conn *c)
             if (pending == 0) return;
             size_t k = pending < (size_t)room ? pending : (size_t)room;
             if (k > SCRATCH_CAP) k = SCRATCH_CAP;
-            k = c->be->get_cipher(c->sess, c->scratch, k);
-            if (k == 0) return;
-            r = c->tout->ops->write(c->tout, c->scratch, k, &e);
+            uint8_t *buf = scratch_take();
+            if (!buf) {
+                set_msg(&c->wr_code, &c->wr_msg, WASITLS_E_NOMEM, "out of memory");
+                return;
+            }
+            k = c->be->get_cipher(c->sess, buf, k);
+            if (k == 0) {
+                scratch_give(buf);
+                return;
+            }
+            r = c->tout->ops->write(c->tout, buf, k, &e);
+            scratch_give(buf);
             if (r == 0) r = c->tout->ops->flush(c->tout, &e);
             c->tout_busy = true;
         } else {
@@ -203,9 +256,16 @@ static int64_t feed_in(wasitls_tls_conn *c)
     if (c->tin_eof) return WASITLS_E_CLOSED;
     if (c->rd_code && c->rd_code != WASITLS_E_CLOSED) return c->rd_code;
     wasitls_ioerr *e = NULL;
-    int64_t n = c->tin->ops->read(c->tin, c->scratch, SCRATCH_CAP, &e);
+    uint8_t *buf = scratch_take();
+    if (!buf) {
+        fail(c, WASITLS_E_NOMEM, "out of memory");
+        return WASITLS_E_NOMEM;
+    }
+    int64_t n = c->tin->ops->read(c->tin, buf, SCRATCH_CAP, &e);
+    int put = n > 0 ? c->be->put_cipher(c->sess, buf, (size_t)n) : 0;
+    scratch_give(buf);
     if (n > 0) {
-        if (c->be->put_cipher(c->sess, c->scratch, (size_t)n) < 0) {
+        if (put < 0) {
             fail(c, WASITLS_E_NOMEM, "out of memory buffering TLS records");
             return WASITLS_E_NOMEM;
         }
@@ -291,11 +351,9 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
 {
     wasitls_tls_conn *c = calloc(1, sizeof *c);
     char *z = malloc(len + 1);
-    uint8_t *scratch = malloc(SCRATCH_CAP);
-    if (!c || !z || !scratch) {
+    if (!c || !z) {
         free(c);
         free(z);
-        free(scratch);
         return WASITLS_E_NOMEM;
     }
     memcpy(z, name, len);
@@ -306,7 +364,6 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     c->be = ctx->be;
     c->tin = in;
     c->tout = out;
-    c->scratch = scratch;
     c->state = ST_HANDSHAKE;
     c->deadline = wasitls_now_ns() + (uint64_t)ctx->timeout_ms * 1000000u;
 
@@ -340,13 +397,12 @@ void wasitls_tls_conn_release(wasitls_tls_conn *c)
     if (wasitls_istream_free(c->tin) < 0 || wasitls_ostream_free(c->tout) < 0) {
         /* leaked on purpose */
     }
-    /* Wipe only the plaintext bytes look ever held, and not the scratch (ciphertext only):
+    /* Wipe only the plaintext bytes look ever held (the scratch holds only ciphertext):
      * touching the whole buffers here made every connection cost 80 KiB of RSS at teardown. */
     if (c->look) {
         explicit_bzero(c->look, c->look_hi);
         free(c->look);
     }
-    free(c->scratch);
     free(c->fail_msg);
     free(c->rd_msg);
     free(c->wr_msg);
