@@ -98,6 +98,8 @@ compile_usage)
     expect 2 "$W" compile a.wasm b.wasm
     expect 2 "$W" compile --bogus x.wasm
     err_has "unknown option '--bogus'"
+    expect 0 "$W" compile --help
+    out_has "cache directory cannot be written"
     # a missing value is named as such, for compile and wast alike
     for cmd in compile wast; do
         expect 2 "$W" $cmd --tier
