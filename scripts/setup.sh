@@ -10,7 +10,7 @@ PKGS=(
   libssl-dev openssl libgnutls28-dev gnutls-bin
   clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   nginx-light redis-server postgresql
-  procps psmisc
+  procps psmisc python3
 )
 missing=()
 for p in "${PKGS[@]}"; do

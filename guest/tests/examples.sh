@@ -364,6 +364,28 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
         --tls-ca "$T/ca.pem" "$BUILD/guests/sdk-check.wasm" "$case" "$port"
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
+sdk-shortreads-plain | sdk-shortreads-tls)
+    # 64 KiB reads that come back short, many times, from a server that writes odd-sized
+    # chunks with pauses (tests/chunk-server.py); the guest checks every byte and the total.
+    mode=${TEST#sdk-shortreads-}
+    mkcerts
+    python3 "$(dirname "$0")/chunk-server.py" "$T" "$mode" >"$T/chunk-server.log" 2>&1 &
+    srv=$!
+    pids+=($srv)
+    for _ in $(seq 1 200); do
+        [ -f "$T/chunk-server.port" ] && break
+        kill -0 "$srv" 2>/dev/null || break
+        sleep 0.05
+    done
+    [ -f "$T/chunk-server.port" ] || { cat "$T/chunk-server.log" >&2; fail "chunk-server did not start"; }
+    read -r port total <"$T/chunk-server.port"
+    expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+        --tls-ca "$T/ca.pem" ${WASITLS_TLS_BACKEND:+--tls-backend "$WASITLS_TLS_BACKEND"} \
+        "$BUILD/guests/sdk-check.wasm" shortreads "$mode" "$port" "$total"
+    grep -q "^ok shortreads" "$T/out" || fail "unexpected output: $(cat "$T/out") $(cat "$T/err")"
+    cat "$T/err"
+    wait "$srv" || { cat "$T/chunk-server.log" >&2; fail "chunk-server failed"; }
+    ;;
 sdk-exit)
     # wasitls_exit's code is the host's exit status; out of range is a failure (1), never a
     # wrap-around to 0.

@@ -11,6 +11,11 @@
  *   tls-misuse PORT         TLS to localhost:PORT: a second handshake and calls on a NULL
  *                           connection are refused with ERR_INVALID, not traps
  *   names                   non-UTF-8 and malformed names are refused before reaching the host
+ *   shortreads plain|tls PORT TOTAL
+ *                           a server that sends TOTAL bytes (byte i is i % 251) in odd-sized
+ *                           chunks with pauses, then closes: 64 KiB reads come back short many
+ *                           times, mixed with small and non-blocking reads; every byte, the
+ *                           total and the untouched rest of the buffer are checked
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +140,74 @@ static void names(void)
     EXPECT(strcmp(text, "[2001:db8::1]:1") == 0);
 }
 
+/* A read's bytes may land straight in the caller's buffer (wasitls__realloc_target) or be
+ * copied there; either way a short read must fill exactly the first n bytes. */
+static void shortreads(int argc, char **argv)
+{
+    EXPECT(argc >= 5);
+    int tls = strcmp(argv[2], "tls") == 0;
+    EXPECT(tls || strcmp(argv[2], "plain") == 0);
+    int p = atoi(argv[3]);
+    EXPECT(p > 0 && p < 65536);
+    long total = atol(argv[4]);
+    EXPECT(total > 0);
+    wasitls_conn *c;
+    if (tls)
+        EXPECT(wasitls_tls_connect("localhost", (uint16_t)p, NULL, &c) == WASITLS_OK);
+    else
+        EXPECT(wasitls_tcp_connect("127.0.0.1", (uint16_t)p, &c) == WASITLS_OK);
+    EXPECT(!!wasitls_conn_is_tls(c) == tls);
+
+    enum { BIG = 64 * 1024, GUARD = 256 };
+    static unsigned char buf[BIG + 1 + GUARD];
+    long pos = 0;
+    unsigned reads = 0, short_big = 0;
+    for (;;) {
+        /* Every fourth read asks for a few bytes; the others for 64 KiB, some at an odd
+         * address, some non-blocking. */
+        size_t off = (reads % 3 == 1) ? 1 : 0;
+        size_t len = (reads % 4 == 3) ? 1 + (reads * 37) % 300 : BIG;
+        memset(buf, 0xA5, sizeof buf);
+        ssize_t n;
+        if (reads % 4 == 1) {
+            n = wasitls_try_read(c, buf + off, len);
+            if (n == WASITLS_AGAIN) {
+                struct wasitls_pollitem it = {c, WASITLS_POLLIN, 0};
+                EXPECT(wasitls_poll(&it, 1, 10000) == 1);
+                reads++;
+                continue;
+            }
+        } else {
+            n = wasitls_read(c, buf + off, len);
+        }
+        reads++;
+        if (n == WASITLS_CLOSED) break;
+        EXPECT(n > 0 && (size_t)n <= len);
+        EXPECT(pos + n <= total);
+        if (len == BIG && (size_t)n < len) short_big++;
+        for (size_t i = 0; i < off; i++)
+            EXPECT(buf[i] == 0xA5);
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[off + i] != (unsigned char)((pos + i) % 251)) {
+                fprintf(stderr, "sdk-check shortreads: byte %ld is %u, want %u (read %u of %zu)\n",
+                        pos + (long)i, buf[off + i], (unsigned)((pos + i) % 251), reads, len);
+                wasitls_exit(1);
+            }
+        }
+        for (size_t i = off + (size_t)n; i < sizeof buf; i++)
+            EXPECT(buf[i] == 0xA5);
+        pos += n;
+    }
+    EXPECT(pos == total);
+    EXPECT(short_big >= 10); /* the case is about short reads: make sure they happened */
+    /* Still closed when asked again. */
+    EXPECT(wasitls_read(c, buf, BIG) == WASITLS_CLOSED);
+    EXPECT(wasitls_close_output(c) == WASITLS_OK);
+    wasitls_close(c);
+    fprintf(stderr, "sdk-check shortreads %s: %ld bytes in %u reads, %u short 64 KiB reads\n",
+            argv[2], pos, reads, short_big);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -152,6 +225,8 @@ int main(int argc, char **argv)
         tls_misuse(port_arg(argc, argv));
     else if (strcmp(which, "names") == 0)
         names();
+    else if (strcmp(which, "shortreads") == 0)
+        shortreads(argc, argv);
     else if (strcmp(which, "exit") == 0 && argc > 2)
         wasitls_exit(atoi(argv[2])); /* the host's exit status is checked from outside */
     else {
