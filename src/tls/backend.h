@@ -1,7 +1,12 @@
-/* The TLS backend table. A backend turns ciphertext into plaintext and back in memory and
- * never touches a file descriptor: the core (conn.c) feeds it the bytes it read from the
- * underlying stream and drains the records it produced. Adding a backend means writing one
- * such table and listing it in backends.c; the core does not change.
+/* The TLS backend table. A backend turns ciphertext into plaintext and back and never touches a
+ * file descriptor. Ciphertext moves one of two ways:
+ *   - through the core's transport callbacks (wasitls__tls_io, version 2): the backend pulls
+ *     records straight from the underlying stream into its own buffer and pushes the records
+ *     it produced straight to it, with no copy in between. The core uses this for clients.
+ *   - through put_cipher / get_cipher: the caller feeds received bytes in and drains records
+ *     out. The test suite's in-memory servers use this (a session without io).
+ * Adding a backend means writing one such table and listing it in backends.c; the core does not
+ * change.
  *
  * The table only grows: append fields at the end and bump WASITLS__TLS_BACKEND_VERSION; the
  * core checks `version` before using a field added later.
@@ -20,7 +25,7 @@
 #include "wasitls/error.h"
 #include "wasitls/tls.h"
 
-#define WASITLS__TLS_BACKEND_VERSION 1
+#define WASITLS__TLS_BACKEND_VERSION 2
 
 /* Options of a server context: used by the test suite (a server over buffers made with the
  * same library) and kept here for a later server side. */
@@ -31,6 +36,19 @@ typedef struct wasitls__tls_server_opts {
 } wasitls__tls_server_opts;
 
 typedef struct wasitls__keylog wasitls__keylog;
+
+/* The core's side of a session's transport (version 2). The backend calls these from inside
+ * handshake / read / write / close_notify only. */
+typedef struct wasitls__tls_io {
+    void *ctx;
+    /* Up to len bytes of received ciphertext into buf; 0 when none is available now. The end of
+     * the stream and transport failures are the core's to track and report: to the backend
+     * they look like "nothing yet". */
+    size_t (*pull)(void *ctx, uint8_t *buf, size_t len);
+    /* Takes all len bytes of records (the core sends what the stream accepts now and queues
+     * the rest). false only when out of memory. */
+    bool (*push)(void *ctx, const uint8_t *buf, size_t len);
+} wasitls__tls_io;
 
 typedef struct wasitls__tls_backend {
     uint32_t version;
@@ -69,6 +87,11 @@ typedef struct wasitls__tls_backend {
     int (*close_notify)(void *sess, wasitls_error *err);
     /* "TLSv1.3" etc. once established. */
     const char *(*version_name)(void *sess);
+
+    /* Version 2. Moves the session's ciphertext through io from now on (call it before the
+     * first handshake step; io must outlive the session). put_cipher / cipher_pending /
+     * get_cipher are not used on such a session. 0, or WASITLS_E_NOMEM. */
+    int (*set_io)(void *sess, const wasitls__tls_io *io);
 } wasitls__tls_backend;
 
 /* Registry (backends.c). */

@@ -11,13 +11,11 @@
  */
 #include "backend.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRATCH_CAP (64 * 1024) /* one read from / write to the underlying stream */
 #define LOOK_CAP (16 * 1024)    /* plaintext read ahead by ready() (one record at most) */
 #define PLAIN_ROOM (64 * 1024)  /* what check-write grants at a time */
 #define OUT_HIGH (256 * 1024)   /* records waiting beyond this: check-write says 0 */
@@ -54,52 +52,11 @@ struct wasitls_tls_conn {
     bool in_taken, out_taken;
     uint8_t *look;
     size_t look_off, look_len, look_hi; /* look_hi: bytes of look ever written (to wipe) */
+    wasitls__tls_io io;                 /* how the backend reaches tin / tout */
+    uint8_t *q;                         /* records the underlying stream has not taken yet */
+    size_t q_off, q_len, q_cap;
     char version[16];
 };
-
-/* ---- scratch ----
- * Ciphertext passes through a scratch buffer only for the length of one call (stream read ->
- * backend, backend -> stream write), so one buffer per thread serves every connection: a
- * buffer per connection cost ~5 KiB of RSS each (pages its malloc chunk touched) for no gain.
- * A nested use (TLS over a TLS stream re-enters through the underlying stream) gets its own. */
-typedef struct {
-    bool busy;
-    uint8_t buf[SCRATCH_CAP];
-} scratch_slot;
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static bool scratch_key_ok;
-
-static void scratch_key_make(void)
-{
-    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
-}
-
-static uint8_t *scratch_take(void)
-{
-    pthread_once(&scratch_once, scratch_key_make);
-    scratch_slot *s = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
-    if (!s && scratch_key_ok && (s = malloc(sizeof *s)) != NULL) {
-        s->busy = false;
-        if (pthread_setspecific(scratch_key, s) != 0) {
-            free(s);
-            s = NULL;
-        }
-    }
-    if (!s || s->busy) return malloc(SCRATCH_CAP);
-    s->busy = true;
-    return s->buf;
-}
-
-static void scratch_give(uint8_t *p)
-{
-    scratch_slot *s = scratch_key_ok ? pthread_getspecific(scratch_key) : NULL;
-    if (s && p == s->buf)
-        s->busy = false;
-    else
-        free(p);
-}
 
 /* ---- contexts ---- */
 
@@ -124,7 +81,7 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
                                  "unknown TLS backend '%s' (this build has: %s)", cfg->backend,
                                  names);
     }
-    if (be->version < 1 || !be->is_available())
+    if (be->version < 2 || !be->set_io || !be->is_available())
         return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
                                  "the TLS backend '%s' is not usable on this machine", be->name);
     if (!n.min_version) n.min_version = WASITLS_TLS_VERSION_1_2;
@@ -192,94 +149,124 @@ static int report(int code, const char *msg, wasitls_ioerr **err)
     return code;
 }
 
-/* ---- moving ciphertext ---- */
+/* ---- moving ciphertext ----
+ * The backend pulls records from the underlying input stream straight into its own buffer and
+ * pushes the records it made straight to the underlying output stream: no copy in between (two
+ * fewer copies of every byte each way than feeding and draining buffers). What the output
+ * stream does not take at once waits in q, in order. */
 
-/* Hands as many pending records to the underlying stream as it takes now, and flushes that
- * stream after each batch: records are sent at once (plaintext buffering is the application's
- * business), and a flushing stream's check-write of 0 tells us it still holds bytes, which it
- * only pushes out when asked again (tout_busy). */
-static void drain_out(wasitls_tls_conn *c)
+/* Sends p (n bytes) as far as the underlying stream takes it now, flushing after each write:
+ * records go out at once (plaintext buffering is the application's business), and a flushing
+ * stream's check-write of 0 tells us it still holds bytes, which it only pushes out when asked
+ * again (tout_busy). Returns the bytes taken; a failure sets wr. With n == 0 it only learns
+ * whether the stream is still busy. */
+static size_t send_now(wasitls_tls_conn *c, const uint8_t *p, size_t n)
 {
+    size_t done = 0;
     while (!c->wr_code) {
         wasitls_ioerr *e = NULL;
         int64_t room = c->tout->ops->check_write(c->tout, &e);
-        int r = 0;
+        int r = (int)room;
         if (room == 0) {
             c->tout_busy = true;
-            return;
+            break;
         }
         if (room > 0) {
             c->tout_busy = false;
-            size_t pending = c->be->cipher_pending(c->sess);
-            if (pending == 0) return;
-            size_t k = pending < (size_t)room ? pending : (size_t)room;
-            if (k > SCRATCH_CAP) k = SCRATCH_CAP;
-            uint8_t *buf = scratch_take();
-            if (!buf) {
-                set_msg(&c->wr_code, &c->wr_msg, WASITLS_E_NOMEM, "out of memory");
-                return;
-            }
-            k = c->be->get_cipher(c->sess, buf, k);
-            if (k == 0) {
-                scratch_give(buf);
-                return;
-            }
-            r = c->tout->ops->write(c->tout, buf, k, &e);
-            scratch_give(buf);
+            if (done == n) break;
+            size_t k = n - done < (uint64_t)room ? n - done : (size_t)room;
+            r = c->tout->ops->write(c->tout, p + done, k, &e);
             if (r == 0) r = c->tout->ops->flush(c->tout, &e);
             c->tout_busy = true;
-        } else {
-            r = (int)room;
+            if (r == 0) {
+                done += k;
+                continue;
+            }
         }
-        if (r < 0) {
-            set_msg(&c->wr_code, &c->wr_msg, r == WASITLS_E_CLOSED ? WASITLS_E_IO : r,
-                    "cannot send to the server: %s",
-                    e ? wasitls_ioerr_message(e)
-                      : (r == WASITLS_E_CLOSED ? "the connection's output is closed"
-                                               : wasitls_strerror(r)));
-            wasitls_ioerr_free(e);
-            return;
-        }
+        set_msg(&c->wr_code, &c->wr_msg, r == WASITLS_E_CLOSED ? WASITLS_E_IO : r,
+                "cannot send to the server: %s",
+                e ? wasitls_ioerr_message(e)
+                  : (r == WASITLS_E_CLOSED ? "the connection's output is closed"
+                                           : wasitls_strerror(r)));
+        wasitls_ioerr_free(e);
+    }
+    return done;
+}
+
+/* Hands queued records to the underlying stream as far as it takes them now. */
+static void drain_out(wasitls_tls_conn *c)
+{
+    size_t k = send_now(c, c->q + c->q_off, c->q_len);
+    c->q_off += k;
+    c->q_len -= k;
+    if (c->q_len == 0 || c->wr_code) {
+        /* ciphertext only: no wipe; freed so that idle connections hold no buffer */
+        free(c->q);
+        c->q = NULL;
+        c->q_off = c->q_len = c->q_cap = 0;
     }
 }
 
-/* True while records wait in the backend or in the underlying stream. */
+static bool io_push(void *ctx, const uint8_t *buf, size_t len)
+{
+    wasitls_tls_conn *c = ctx;
+    if (c->q_len) drain_out(c);
+    if (!c->q_len) {
+        size_t k = send_now(c, buf, len);
+        buf += k;
+        len -= k;
+    }
+    /* after a transport failure records go nowhere; the streams report the failure */
+    if (len == 0 || c->wr_code) return true;
+    if (c->q_off + c->q_len + len > c->q_cap) {
+        if (c->q_off) {
+            memmove(c->q, c->q + c->q_off, c->q_len);
+            c->q_off = 0;
+        }
+        if (c->q_len + len > c->q_cap) {
+            size_t cap = c->q_cap ? c->q_cap : 16 * 1024;
+            while (cap < c->q_len + len)
+                cap *= 2;
+            uint8_t *q = realloc(c->q, cap);
+            if (!q) return false;
+            c->q = q;
+            c->q_cap = cap;
+        }
+    }
+    memcpy(c->q + c->q_off + c->q_len, buf, len);
+    c->q_len += len;
+    return true;
+}
+
+/* True while records wait in q or in the underlying stream. */
 static bool out_blocked(wasitls_tls_conn *c)
 {
-    return !c->wr_code && (c->tout_busy || c->be->cipher_pending(c->sess) > 0);
+    return !c->wr_code && (c->tout_busy || c->q_len > 0);
 }
 
-/* Reads once from the underlying stream into the backend: > 0 fed, 0 nothing now,
- * WASITLS_E_CLOSED at EOF, other negative on a transport error (rd set). */
-static int64_t feed_in(wasitls_tls_conn *c)
+static size_t io_pull(void *ctx, uint8_t *buf, size_t len)
 {
-    if (c->tin_eof) return WASITLS_E_CLOSED;
-    if (c->rd_code && c->rd_code != WASITLS_E_CLOSED) return c->rd_code;
+    wasitls_tls_conn *c = ctx;
+    if (c->tin_eof || (c->rd_code && c->rd_code != WASITLS_E_CLOSED)) return 0;
     wasitls_ioerr *e = NULL;
-    uint8_t *buf = scratch_take();
-    if (!buf) {
-        fail(c, WASITLS_E_NOMEM, "out of memory");
-        return WASITLS_E_NOMEM;
-    }
-    int64_t n = c->tin->ops->read(c->tin, buf, SCRATCH_CAP, &e);
-    int put = n > 0 ? c->be->put_cipher(c->sess, buf, (size_t)n) : 0;
-    scratch_give(buf);
-    if (n > 0) {
-        if (put < 0) {
-            fail(c, WASITLS_E_NOMEM, "out of memory buffering TLS records");
-            return WASITLS_E_NOMEM;
-        }
-        return n;
-    }
-    if (n == WASITLS_E_CLOSED) {
+    int64_t n = c->tin->ops->read(c->tin, buf, len, &e);
+    if (n > 0) return (size_t)n;
+    if (n == WASITLS_E_CLOSED)
         c->tin_eof = true;
-        return n;
-    }
-    if (n < 0)
+    else if (n < 0)
         set_msg(&c->rd_code, &c->rd_msg, (int)n, "cannot receive from the server: %s",
                 e ? wasitls_ioerr_message(e) : wasitls_strerror((int)n));
     wasitls_ioerr_free(e);
-    return n;
+    return 0;
+}
+
+/* Why the backend, which wants more input, got none: 0 nothing yet, WASITLS_E_CLOSED at the end
+ * of the stream, another negative code on a transport error (rd set). */
+static int64_t input_state(wasitls_tls_conn *c)
+{
+    if (c->tin_eof) return WASITLS_E_CLOSED;
+    if (c->rd_code && c->rd_code != WASITLS_E_CLOSED) return c->rd_code;
+    return 0;
 }
 
 static void handshake_step(wasitls_tls_conn *c)
@@ -309,8 +296,7 @@ static void handshake_step(wasitls_tls_conn *c)
             fail(c, c->wr_code, c->wr_msg);
             break;
         }
-        int64_t n = feed_in(c);
-        if (n > 0) continue;
+        int64_t n = input_state(c);
         if (n == WASITLS_E_CLOSED)
             fail(c, WASITLS_E_TLS_HANDSHAKE,
                  "the server closed the connection during the TLS handshake (is it a TLS "
@@ -372,6 +358,11 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     bool is_ip = len > 0 && !memchr(name, '\0', len) && wasitls__tls_is_ip(z);
     int r = is_ip ? 0 : wasitls__tls_check_dns_name(name, len, &e);
     if (r == 0) r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
+    if (r == 0) {
+        c->io = (wasitls__tls_io){.ctx = c, .pull = io_pull, .push = io_push};
+        r = c->be->set_io(c->sess, &c->io);
+        if (r < 0) wasitls_error_set(&e, r, "out of memory creating a TLS session");
+    }
     if (r < 0) fail(c, r == WASITLS_E_INVAL ? WASITLS_E_TLS_CONFIG : r, e.msg);
     free(z);
     *conn = c;
@@ -392,13 +383,14 @@ void wasitls_tls_conn_release(wasitls_tls_conn *c)
         if (c->be->close_notify(c->sess, &e) == 0) drain_out(c);
     }
     if (c->sess) c->be->sess_free(c->sess);
+    free(c->q);
     /* The underlying streams were handed over without children (the binding checks); if one
      * has them anyway it is left alive rather than freed under them. */
     if (wasitls_istream_free(c->tin) < 0 || wasitls_ostream_free(c->tout) < 0) {
         /* leaked on purpose */
     }
-    /* Wipe only the plaintext bytes look ever held (the scratch holds only ciphertext):
-     * touching the whole buffers here made every connection cost 80 KiB of RSS at teardown. */
+    /* Wipe only the plaintext bytes look ever held (q holds only ciphertext): touching whole
+     * buffers here made every connection cost 80 KiB of RSS at teardown. */
     if (c->look) {
         explicit_bzero(c->look, c->look_hi);
         free(c->look);
@@ -498,8 +490,7 @@ static int64_t conn_read(wasitls_tls_conn *c, uint8_t *buf, size_t len, wasitls_
             fail(c, (int)r, e.msg);
             continue;
         }
-        int64_t n = feed_in(c);
-        if (n > 0) continue;
+        int64_t n = input_state(c);
         if (n == 0) return 0;
         if (n == WASITLS_E_CLOSED)
             set_msg(&c->rd_code, &c->rd_msg, WASITLS_E_TLS_TRUNCATED,
@@ -648,8 +639,7 @@ static int64_t tout_check_write(wasitls_ostream *base, wasitls_ioerr **err)
     int f = flush_progress(c);
     if (f < 0) return report(c->wr_code, c->wr_msg, err);
     if (f == 0) return 0;
-    size_t pending = c->be->cipher_pending(c->sess);
-    return pending >= OUT_HIGH ? 0 : PLAIN_ROOM;
+    return c->q_len >= OUT_HIGH ? 0 : PLAIN_ROOM;
 }
 
 static int tout_write(wasitls_ostream *base, const uint8_t *buf, size_t len, wasitls_ioerr **err)
@@ -781,7 +771,7 @@ int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err)
         snprintf(msg, sizeof msg,
                  "close_notify not sent: the server accepted no data for %g s (%zu bytes of "
                  "records still waiting)",
-                 c->ctx->timeout_ms / 1000.0, c->be->cipher_pending(c->sess));
+                 c->ctx->timeout_ms / 1000.0, c->q_len);
         return report(WASITLS_E_TIMEOUT, msg, err);
     }
     return 0;

@@ -1,6 +1,9 @@
-/* GnuTLS backend: a session whose transport is two byte buffers. The push callback appends
- * records to `out` for the core to drain; the pull callback serves bytes the core put into
- * `in`, and says EAGAIN when it runs dry. The certificate check is ours (a verify function
+/* GnuTLS backend. A client session's push callback hands records straight to the core's
+ * transport (backend.h), and its pull callback reads ahead from it into `in` (GnuTLS asks for a
+ * record header, then its body: two small reads of the underlying stream per record otherwise).
+ * A session without the core's transport (the test suite's servers) uses two byte buffers: push
+ * appends records to `out` for the caller to drain, pull serves what the caller put into `in`.
+ * Pull says EAGAIN when it runs dry. The certificate check is ours (a verify function
  * calling gnutls_certificate_verify_peers3) so that the failure can be explained. */
 #include "../backend.h"
 
@@ -31,6 +34,8 @@ typedef struct gt_sess {
     gnutls_session_t s;
     gt_ctx *ctx;
     gbuf in, out;
+    const wasitls__tls_io *io; /* the core's transport, or NULL */
+    uint64_t served;           /* bytes pull_cb has handed to GnuTLS */
     bool is_ip, done;
     char name[256];
     char *verify_msg; /* why our verify function refused the peer */
@@ -80,10 +85,13 @@ static void gbuf_free(gbuf *b)
     }
 }
 
+/* How much one read of the underlying stream may bring in ahead of what GnuTLS asked for. */
+#define READ_AHEAD (64 * 1024)
+
 static ssize_t push_cb(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 {
     gt_sess *s = ptr;
-    if (gbuf_put(&s->out, data, len) < 0) {
+    if (s->io ? !s->io->push(s->io->ctx, data, len) : gbuf_put(&s->out, data, len) < 0) {
         gnutls_transport_set_errno(s->s, ENOMEM);
         return -1;
     }
@@ -93,17 +101,34 @@ static ssize_t push_cb(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 static ssize_t pull_cb(gnutls_transport_ptr_t ptr, void *data, size_t len)
 {
     gt_sess *s = ptr;
+    if (s->in.len == 0 && s->io) {
+        if (s->in.cap < READ_AHEAD) {
+            uint8_t *p = realloc(s->in.p, READ_AHEAD);
+            if (!p) {
+                gnutls_transport_set_errno(s->s, ENOMEM);
+                return -1;
+            }
+            s->in.p = p;
+            s->in.cap = READ_AHEAD;
+        }
+        s->in.off = 0;
+        s->in.len = s->io->pull(s->io->ctx, s->in.p, s->in.cap);
+    }
     if (s->in.len == 0) {
         gnutls_transport_set_errno(s->s, EAGAIN);
         return -1;
     }
-    return (ssize_t)gbuf_take(&s->in, data, len);
+    size_t n = gbuf_take(&s->in, data, len);
+    s->served += n;
+    return (ssize_t)n;
 }
 
 static int pull_timeout_cb(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
     gt_sess *s = ptr;
-    return s->in.len > 0 ? 1 : 0;
+    (void)ms;
+    /* with the core's transport, only a pull can tell: "maybe", and pull says EAGAIN if not */
+    return s->in.len > 0 || s->io ? 1 : 0;
 }
 
 /* ---- certificates, for messages ---- */
@@ -513,6 +538,12 @@ static int gt_server_new(void *ctx, void **out, wasitls_error *err)
     return r;
 }
 
+static int gt_set_io(void *p, const wasitls__tls_io *io)
+{
+    ((gt_sess *)p)->io = io;
+    return 0;
+}
+
 static int gt_put_cipher(void *p, const uint8_t *buf, size_t len)
 {
     gt_sess *s = p;
@@ -610,14 +641,14 @@ static int64_t gt_read(void *p, uint8_t *buf, size_t len, wasitls_error *err)
 {
     gt_sess *s = p;
     for (;;) {
-        size_t before = s->in.len;
+        uint64_t before = s->served;
         ssize_t n = gnutls_record_recv(s->s, buf, len);
         if (n > 0) return n;
         if (n == 0) return len == 0 ? WASITLS_E_AGAIN : WASITLS_E_CLOSED;
         /* GnuTLS says AGAIN after a post-handshake message (a TLS 1.3 session ticket) even
          * when more records are buffered: go on while input is being consumed. */
         if ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) && s->in.len > 0 &&
-            s->in.len < before)
+            s->served != before)
             continue;
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) return WASITLS_E_AGAIN;
         if (n == GNUTLS_E_WARNING_ALERT_RECEIVED || n == GNUTLS_E_REHANDSHAKE)
@@ -679,4 +710,5 @@ const wasitls__tls_backend wasitls__tls_gnutls = {
     .write = gt_write,
     .close_notify = gt_close_notify,
     .version_name = gt_version_name,
+    .set_io = gt_set_io,
 };

@@ -1,5 +1,8 @@
-/* OpenSSL backend: an SSL object between two memory BIOs. The core writes received ciphertext
- * into the read BIO and drains records from the write BIO; OpenSSL itself never sees a socket.
+/* OpenSSL backend. A client session's SSL object reads and writes ciphertext through a BIO of
+ * our own whose read and write call the core's transport callbacks (backend.h: records go from
+ * the underlying stream straight into OpenSSL's buffer and straight out of it); a session
+ * without them (the test suite's servers) sits between two memory BIOs that put_cipher and
+ * get_cipher fill and drain. OpenSSL itself never sees a socket.
  * Verification failures are captured in the verify callback (which certificate, which dates,
  * which names) so the error text can say what is wrong rather than only "verify failed". */
 #include "../backend.h"
@@ -72,10 +75,42 @@ static void last_reason(char *buf, size_t len, unsigned long *code)
         ERR_error_string_n(last, buf, len);
 }
 
+/* ---- the transport BIO: reads and writes go to the core's wasitls__tls_io ---- */
+
+static BIO_METHOD *io_method;
+
+static int io_bread(BIO *b, char *buf, size_t len, size_t *got)
+{
+    const wasitls__tls_io *io = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    *got = io->pull(io->ctx, (uint8_t *)buf, len);
+    if (*got) return 1;
+    BIO_set_retry_read(b); /* nothing yet: the core knows whether that is the end */
+    return 0;
+}
+
+static int io_bwrite(BIO *b, const char *buf, size_t len, size_t *put)
+{
+    const wasitls__tls_io *io = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    *put = io->push(io->ctx, (const uint8_t *)buf, len) ? len : 0;
+    return *put == len;
+}
+
+static long io_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH; /* pushed records are already on their way */
+}
+
 static void make_index(void)
 {
-    if (OPENSSL_init_ssl(0, NULL) == 1)
-        sess_index = SSL_get_ex_new_index(0, (void *)"wasitls", NULL, NULL, NULL);
+    if (OPENSSL_init_ssl(0, NULL) != 1) return;
+    io_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wasitls transport");
+    if (!io_method || !BIO_meth_set_read_ex(io_method, io_bread) ||
+        !BIO_meth_set_write_ex(io_method, io_bwrite) || !BIO_meth_set_ctrl(io_method, io_ctrl))
+        return;
+    sess_index = SSL_get_ex_new_index(0, (void *)"wasitls", NULL, NULL, NULL);
 }
 
 /* Contexts may be made from several threads: the index is made once. */
@@ -497,6 +532,24 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
                              handshaking ? "TLS handshake failed: " : "TLS error: ", reason);
 }
 
+/* With read-ahead, one pull takes as many records as this buffer holds (one read of the
+ * underlying stream per several records, instead of two per record). */
+#define READ_BUF_LEN (64 * 1024)
+
+static int ossl_set_io(void *p, const wasitls__tls_io *io)
+{
+    ossl_sess *s = p;
+    BIO *b = BIO_new(io_method);
+    if (!b) return WASITLS_E_NOMEM;
+    BIO_set_data(b, (void *)io);
+    BIO_set_init(b, 1);
+    SSL_set_bio(s->ssl, b, b); /* frees the memory BIOs; one reference serves both ways */
+    s->rbio = s->wbio = NULL;
+    SSL_set_read_ahead(s->ssl, 1);
+    SSL_set_default_read_buffer_len(s->ssl, READ_BUF_LEN);
+    return 0;
+}
+
 static int ossl_put_cipher(void *p, const uint8_t *buf, size_t len)
 {
     ossl_sess *s = p;
@@ -610,4 +663,5 @@ const wasitls__tls_backend wasitls__tls_openssl = {
     .write = ossl_write,
     .close_notify = ossl_close_notify,
     .version_name = ossl_version_name,
+    .set_io = ossl_set_io,
 };
