@@ -44,6 +44,13 @@ typedef struct wasitls_memory wasitls_memory;
 typedef struct wasitls_table wasitls_table;
 typedef struct wasitls_global wasitls_global;
 
+/* The fast tier translates a module with many functions (over 2,000 defined) as several parts,
+ * by parallel wasm2c and tcc processes (one per online CPU), linked into one shared object;
+ * the opt tier always translates the whole module (cc then inlines across functions). The
+ * environment variable WASITLS_SPLIT_FUNCS, read when a module is compiled, overrides that:
+ * "0" never splits; N > 0 splits every module the fast tier compiles into parts of at most N
+ * functions and fails where such a split does not compile but the whole module does (tests use
+ * it); unset or invalid is the automatic choice. It is part of the cache key. */
 typedef enum wasitls_tier {
     WASITLS_TIER_FAST = 0, /* libtcc, in process */
     WASITLS_TIER_OPT = 1,  /* system cc -O2 into a shared object */

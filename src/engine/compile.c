@@ -8,7 +8,12 @@
  * trailer matches and the checksum verifies; anything else is rebuilt and overwritten. Entries are
  * written to a temporary file in the cache directory and renamed into place, so a concurrent reader
  * sees either the old file or the complete new one. (ELF loaders ignore bytes after the last
- * section, so the trailer does not disturb dlopen.) */
+ * section, so the trailer does not disturb dlopen.)
+ *
+ * A fast-tier module with many functions is split (split.c) and its parts translated by wasm2c
+ * and compiled by the tcc program in parallel processes, then linked by libtcc into the same
+ * one shared object; any failure there falls back to the whole-module path. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -416,13 +421,19 @@ static int so_load(const char *path, wasitls__code *out, wasitls_error *err)
     return 0;
 }
 
+/* Removes our temporary directory and the files in it (it has no subdirectories). */
 static void rm_tree(const char *dir)
 {
-    static const char *names[] = {"in.wasm", "m.c", "m.h", "wasm2c.log", "src.c", "cc.log", "m.so"};
-    char p[4096];
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char p[4600];
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+        closedir(d);
     }
     rmdir(dir);
 }
@@ -492,6 +503,45 @@ static void put_code(wasitls__buf *b, const char *s, bool tcc)
     }
 }
 
+/* Prelude + wasm2c's header (hpath) + its code (cpath, which includes the header as hname), as
+ * the start of one translation unit. */
+static int assemble(const char *hpath, const char *cpath, const char *hname, bool tcc,
+                    wasitls__buf *src, wasitls_error *err)
+{
+    uint8_t *h = NULL, *c = NULL;
+    size_t hl, cl;
+    if (read_file(hpath, &h, &hl) != 0 || read_file(cpath, &c, &cl) != 0) {
+        free(h);
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot read wasm2c's output");
+    }
+    /* names with NUL bytes are copied into wasm2c's comments; a C string cannot hold them */
+    for (size_t i = 0; i < hl; i++)
+        if (!h[i]) h[i] = ' ';
+    for (size_t i = 0; i < cl; i++)
+        if (!c[i]) c[i] = ' ';
+    wasitls__gen_prelude(src);
+    /* drop the two includes we replace: wasm-rt.h (by the prelude) and the header (inlined) */
+    const char *hs = (const char *)h, *inc = strstr(hs, "#include \"wasm-rt.h\"");
+    if (inc) {
+        wasitls__buf_put(src, hs, (size_t)(inc - hs));
+        wasitls__buf_puts(src, (const char *)inc + strlen("#include \"wasm-rt.h\""));
+    } else {
+        wasitls__buf_puts(src, hs);
+    }
+    char incl[128];
+    snprintf(incl, sizeof incl, "#include \"%s\"", hname);
+    const char *cs = (const char *)c, *inc2 = strstr(cs, incl);
+    if (inc2) {
+        wasitls__buf_put(src, cs, (size_t)(inc2 - cs));
+        put_code(src, inc2 + strlen(incl), tcc);
+    } else {
+        put_code(src, cs, tcc);
+    }
+    free(h);
+    free(c);
+    return 0;
+}
+
 /* wasm2c's output, glued: prelude + header + code + glue, as one translation unit. */
 static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t len, const char *dir,
                      bool tcc, wasitls__progress *pr, wasitls__buf *src, wasitls_error *err)
@@ -528,36 +578,285 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
         return wasitls_error_set(err, WASITLS_E_INVALID, "invalid module: %s",
                                  msg[0] ? msg : "rejected by wasm2c");
     }
-    uint8_t *h = NULL, *c = NULL;
-    size_t hl, cl;
-    if (read_file(outh, &h, &hl) != 0 || read_file(outc, &c, &cl) != 0) {
-        free(h);
-        return wasitls_error_set(err, WASITLS_E_IO, "cannot read wasm2c's output");
+    int rc = assemble(outh, outc, "m.h", tcc, src, err);
+    if (rc) return rc;
+    return wasitls__gen_glue(mi, NULL, src, err);
+}
+
+
+/* ---- the fast tier for large modules: parts translated and compiled in parallel ---- */
+
+/* Below this many defined functions wasm2c's quadratic part is small and one process is as fast
+ * (12,000 functions cost it 4 s, 3,000 0.2 s). */
+#define SPLIT_MIN_FUNCS 2000
+/* Parts per online CPU: more parts shrink the quadratic part further and balance the load
+ * (parts are not equally fast to translate), at a small fixed cost each. */
+#define SPLIT_PARTS_PER_CPU 4
+#define SPLIT_MAX_PARTS 64
+
+/* WASITLS_SPLIT_FUNCS (see engine.h): unset = automatic, 0 = never, N = at most N functions
+ * per part for every module the fast tier compiles. Read here only. */
+static long split_forced(void)
+{
+    const char *env = getenv("WASITLS_SPLIT_FUNCS");
+    if (!env || !*env) return -1;
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end || v < 0) return -1;
+    return v > 1000000 ? 1000000 : v;
+}
+
+static long online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* The split parameters, for the cache key (the plan itself follows from them and the bytes). */
+static void split_desc(const wasitls_engine *e, char *out, size_t len)
+{
+    long f = split_forced();
+    if (e->cfg.tier == WASITLS_TIER_OPT || f == 0)
+        snprintf(out, len, "split off");
+    else if (f > 0)
+        snprintf(out, len, "split-1 per %ld", f);
+    else
+        snprintf(out, len, "split-1 auto min %d parts %ld", SPLIT_MIN_FUNCS,
+                 online_cpus() * SPLIT_PARTS_PER_CPU);
+}
+
+typedef struct part_jobs {
+    const wasitls__modinfo *mi;
+    const wasitls__split *sp;
+    const char *dir;
+    bool objects; /* parts compiled to objects by the tcc program, else sources kept */
+    wasitls__buf *srcs;
+    pthread_mutex_t mu;
+    uint32_t next;
+    int rc;
+    wasitls_error err;
+} part_jobs;
+
+/* Replaces every `from` in b by `to`; returns how many. */
+static size_t replace_all(wasitls__buf *b, const char *from, const char *to)
+{
+    size_t n = 0, fl = strlen(from);
+    if (!b->p || !strstr(b->p, from)) return 0;
+    wasitls__buf out = {0};
+    const char *s = b->p;
+    for (const char *at; (at = strstr(s, from)) != NULL; s = at + fl, n++) {
+        wasitls__buf_put(&out, s, (size_t)(at - s));
+        wasitls__buf_puts(&out, to);
     }
-    /* names with NUL bytes are copied into wasm2c's comments; a C string cannot hold them */
-    for (size_t i = 0; i < hl; i++)
-        if (!h[i]) h[i] = ' ';
-    for (size_t i = 0; i < cl; i++)
-        if (!c[i]) c[i] = ' ';
-    wasitls__gen_prelude(src);
-    /* drop the two includes we replace: wasm-rt.h (by the prelude) and m.h (inlined here) */
-    const char *hs = (const char *)h, *inc = strstr(hs, "#include \"wasm-rt.h\"");
-    if (inc) {
-        wasitls__buf_put(src, hs, (size_t)(inc - hs));
-        wasitls__buf_puts(src, (const char *)inc + strlen("#include \"wasm-rt.h\""));
+    wasitls__buf_puts(&out, s);
+    if (out.oom) {
+        wasitls__buf_free(&out);
+        b->oom = true;
+        return n;
+    }
+    wasitls__buf_free(b);
+    *b = out;
+    return n;
+}
+
+static int part_one(part_jobs *J, uint32_t k, wasitls_error *err)
+{
+    char name[64], in[4200], outc[4200], outh[4200], hname[80], log[4200], srcp[4200], obj[4200];
+    if (k == 0)
+        snprintf(name, sizeof name, "%s", WASITLS__W2C_NAME);
+    else
+        snprintf(name, sizeof name, "%s%u", WASITLS__PART_PREFIX, k);
+    snprintf(in, sizeof in, "%s/p%u.wasm", J->dir, k);
+    snprintf(outc, sizeof outc, "%s/p%u.c", J->dir, k);
+    snprintf(outh, sizeof outh, "%s/p%u.h", J->dir, k);
+    snprintf(hname, sizeof hname, "p%u.h", k);
+    snprintf(log, sizeof log, "%s/p%u.log", J->dir, k);
+    snprintf(srcp, sizeof srcp, "%s/p%u.src.c", J->dir, k);
+    snprintf(obj, sizeof obj, "%s/p%u.o", J->dir, k);
+    const wasitls__buf *m = &J->sp->mods[k];
+    if (write_file(in, m->p, m->len, NULL, 0) != 0)
+        return wasitls_error_set(err, WASITLS_E_IO, "cannot write %s: %s", in, strerror(errno));
+    char *argv[] = {"wasm2c", "--no-debug-names", "-n", name, in, "-o", outc, NULL};
+    int st = run(argv, log);
+    if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char msg[400];
+        tool_message(log, msg, sizeof msg);
+        return wasitls_error_set(err, WASITLS_E_COMPILE, "wasm2c rejected part %u: %s", k, msg);
+    }
+    wasitls__buf src = {0};
+    int rc = assemble(outh, outc, hname, true, &src, err);
+    unlink(outc);
+    if (rc) goto out;
+    if (k == 0) {
+        /* wasm2c 1.0.32 gives a function an elem segment puts in a table the address of its
+         * module's instance field, not the field's value (see gen.c). The original imports
+         * cope (their fields point at themselves); for the parts, mark those offsets (odd:
+         * the fields are pointers) and make the table initialiser load the field. */
+        if (replace_all(&src, "offsetof(" "Z_" WASITLS__W2C_NAME "_instance_t, Z_" WASITLS__PART_PREFIX,
+                        "1 + offsetof(" "Z_" WASITLS__W2C_NAME "_instance_t, Z_" WASITLS__PART_PREFIX) &&
+            replace_all(&src, "(char*)module_instance + src_expr->module_offset};",
+                        "(src_expr->module_offset & 1) ? *(void **)((char*)module_instance + "
+                        "src_expr->module_offset - 1) : (char*)module_instance + "
+                        "src_expr->module_offset};") != 1) {
+            rc = wasitls_error_set(err, WASITLS_E_INTERNAL, "unexpected table initialiser");
+            goto out;
+        }
+        rc = wasitls__gen_glue(J->mi, J->sp, &src, err);
+        if (rc) goto out;
     } else {
-        wasitls__buf_puts(src, hs);
+        wasitls__gen_part_tail(J->sp, k, &src);
     }
-    const char *cs = (const char *)c, *inc2 = strstr(cs, "#include \"m.h\"");
-    if (inc2) {
-        wasitls__buf_put(src, cs, (size_t)(inc2 - cs));
-        put_code(src, inc2 + strlen("#include \"m.h\""), tcc);
-    } else {
-        put_code(src, cs, tcc);
+    if (src.oom) {
+        rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory assembling generated code");
+        goto out;
     }
-    free(h);
-    free(c);
-    return wasitls__gen_glue(mi, src, err);
+    if (!J->objects) {
+        J->srcs[k] = src;
+        return 0;
+    }
+    if (write_file(srcp, src.p, src.len, NULL, 0) != 0) {
+        rc = wasitls_error_set(err, WASITLS_E_IO, "cannot write %s", srcp);
+        goto out;
+    }
+    wasitls__buf_free(&src);
+    char *cc[] = {"tcc", "-c", "-w", "-o", obj, srcp, NULL};
+    st = run(cc, log);
+    unlink(srcp);
+    if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char msg[400];
+        tool_message(log, msg, sizeof msg);
+        rc = wasitls_error_set(err, WASITLS_E_COMPILE, "tcc failed on part %u: %s", k,
+                               msg[0] ? msg : "cannot run tcc");
+    }
+out:
+    wasitls__buf_free(&src);
+    return rc;
+}
+
+static void *part_worker(void *arg)
+{
+    part_jobs *J = arg;
+    for (;;) {
+        pthread_mutex_lock(&J->mu);
+        uint32_t k = J->next++;
+        bool stop = J->rc != 0 || k >= J->sp->nparts;
+        pthread_mutex_unlock(&J->mu);
+        if (stop) break;
+        wasitls_error e;
+        wasitls_error_clear(&e);
+        int rc = part_one(J, k, &e);
+        if (rc) {
+            pthread_mutex_lock(&J->mu);
+            if (!J->rc) {
+                J->rc = rc;
+                J->err = e;
+            }
+            pthread_mutex_unlock(&J->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Is the tcc program there (to compile parts in parallel processes)? */
+static bool have_tcc_program(void)
+{
+    static char id[256];
+    pthread_mutex_lock(&ver_lock);
+    bool ok = strcmp(tool_identity("tcc", id, sizeof id), "unknown") != 0;
+    pthread_mutex_unlock(&ver_lock);
+    return ok;
+}
+
+/* The split fast tier: translate and compile the parts in parallel, then link them into one
+ * shared object at so (or, without one, in memory when load). */
+static int compile_split(const wasitls__modinfo *mi, const uint8_t *bytes, size_t len,
+                         uint32_t per_part, uint32_t nparts, const char *dir, wasitls__progress *pr,
+                         const char *so, bool load, wasitls__code *out, wasitls_error *err)
+{
+    wasitls__split sp;
+    progress_phase(pr, "splitting", NULL);
+    int rc = wasitls__split_make(bytes, len, mi, per_part, nparts, &sp, err);
+    if (rc) return rc;
+    part_jobs J;
+    memset(&J, 0, sizeof J);
+    J.mi = mi;
+    J.sp = &sp;
+    J.dir = dir;
+    J.objects = have_tcc_program();
+    J.srcs = calloc(sp.nparts, sizeof *J.srcs);
+    pthread_mutex_init(&J.mu, NULL);
+    if (!J.srcs) {
+        rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+        goto out;
+    }
+    char phase[96];
+    snprintf(phase, sizeof phase, "translating with wasm2c and compiling (%u parts)", sp.nparts);
+    progress_phase(pr, phase, NULL);
+    long nth = online_cpus();
+    if (nth > (long)sp.nparts) nth = sp.nparts;
+    pthread_t th[64];
+    long started = 0;
+    for (; started < nth; started++)
+        if (pthread_create(&th[started], NULL, part_worker, &J) != 0) break;
+    if (started == 0) part_worker(&J);
+    for (long i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (J.rc) {
+        rc = J.rc;
+        *err = J.err;
+        goto out;
+    }
+    if (!so && !load) goto out;
+    progress_phase(pr, "linking with libtcc", NULL);
+    tcc_err te = {{0}};
+    pthread_mutex_lock(&tcc_lock);
+    TCCState *s = tcc_new();
+    if (!s) {
+        pthread_mutex_unlock(&tcc_lock);
+        rc = wasitls_error_set(err, WASITLS_E_NOMEM, "libtcc: cannot create a compiler state");
+        goto out;
+    }
+    tcc_set_error_func(s, &te, on_tcc_error);
+    tcc_set_output_type(s, so ? TCC_OUTPUT_DLL : TCC_OUTPUT_MEMORY);
+    tcc_set_options(s, "-w");
+    int trc = 0;
+    for (uint32_t k = 0; k < sp.nparts && trc == 0; k++) {
+        if (J.objects) {
+            char obj[4200];
+            snprintf(obj, sizeof obj, "%s/p%u.o", dir, k);
+            trc = tcc_add_file(s, obj);
+        } else {
+            trc = tcc_compile_string(s, J.srcs[k].p);
+            wasitls__buf_free(&J.srcs[k]);
+        }
+    }
+    if (trc == 0) trc = tcc_add_library(s, "m");
+    void *entry = NULL;
+    if (trc == 0 && so) trc = tcc_output_file(s, so);
+    if (trc == 0 && !so) {
+        trc = tcc_relocate(s, TCC_RELOCATE_AUTO);
+        if (trc == 0) entry = tcc_get_symbol(s, WASITLS__ENTRY_NAME);
+        if (!entry) trc = -1;
+    }
+    if (trc || so) tcc_delete(s);
+    pthread_mutex_unlock(&tcc_lock);
+    if (trc) {
+        rc = wasitls_error_set(err, WASITLS_E_COMPILE, "libtcc: %s",
+                               te.msg[0] ? te.msg : "linking the parts failed");
+        goto out;
+    }
+    if (!so) {
+        out->tcc = s;
+        ((wasitls__entry_fn)entry)(&wasitls__rt_impl, &out->glue);
+    }
+out:
+    if (J.srcs)
+        for (uint32_t k = 0; k < sp.nparts; k++)
+            wasitls__buf_free(&J.srcs[k]);
+    free(J.srcs);
+    pthread_mutex_destroy(&J.mu);
+    wasitls__split_free(&sp);
+    return rc;
 }
 
 static void cache_key(wasitls_engine *e, const uint8_t *bytes, size_t len, uint8_t key[32])
@@ -580,11 +879,20 @@ static void cache_key(wasitls_engine *e, const uint8_t *bytes, size_t len, uint8
                                                        : WASITLS_TCC_ID;
     pthread_mutex_unlock(&ver_lock);
 
+    char split[128], tccprog[256] = "";
+    split_desc(e, split, sizeof split);
+    if (e->cfg.tier != WASITLS_TIER_OPT) { /* split parts are compiled by the tcc program */
+        pthread_mutex_lock(&ver_lock);
+        static char tcc_ver[256];
+        snprintf(tccprog, sizeof tccprog, "%s", tool_identity("tcc", tcc_ver, sizeof tcc_ver));
+        pthread_mutex_unlock(&ver_lock);
+    }
     wasitls_sha256 s;
     wasitls_sha256_init(&s);
-    char line[1024];
-    snprintf(line, sizeof line, "wasitls %s|%s|tier %s|compiler %s|wasm2c %s|", WASITLS_VERSION,
-             GLUE_GEN_VERSION, e->cfg.tier == WASITLS_TIER_OPT ? "opt" : "fast", comp, w2c);
+    char line[2048];
+    snprintf(line, sizeof line, "wasitls %s|%s|tier %s|compiler %s|wasm2c %s|%s|tcc %s|",
+             WASITLS_VERSION, GLUE_GEN_VERSION, e->cfg.tier == WASITLS_TIER_OPT ? "opt" : "fast",
+             comp, w2c, split, tccprog);
     wasitls_sha256_update(&s, line, strlen(line));
     wasitls_sha256_update(&s, presum, 32);
     wasitls_sha256_update(&s, mod, 32);
@@ -633,10 +941,40 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         snprintf(dirbuf, sizeof dirbuf, "%s", dir);
     int rc = 0;
     wasitls__buf src = {0};
+    /* a split that fails for any reason leaves the whole-module path to compile the module or
+     * to report what is wrong with it; when the split was forced, a module that compiles whole
+     * but not split is an error (so that tests see it) */
+    bool split_failed = false, split_was_forced = false;
+    wasitls_error split_err;
+    wasitls_error_clear(&split_err);
+    char srcpath[4200], so[4200], log[4200];
     if (!mkdtemp(dirbuf)) {
         rc = wasitls_error_set(err, WASITLS_E_IO, "cannot create a temporary directory: %s",
                                strerror(errno));
         goto out;
+    }
+    snprintf(srcpath, sizeof srcpath, "%s/src.c", dirbuf);
+    snprintf(so, sizeof so, "%s/m.so", dirbuf);
+    snprintf(log, sizeof log, "%s/cc.log", dirbuf);
+    if (!opt) {
+        long forced = split_forced();
+        uint32_t ndef = mi->nfuncs - mi->nimported_funcs;
+        if (forced > 0 ? ndef >= 1 : forced < 0 && ndef > SPLIT_MIN_FUNCS) {
+            long nparts = online_cpus() * SPLIT_PARTS_PER_CPU;
+            if (nparts > SPLIT_MAX_PARTS) nparts = SPLIT_MAX_PARTS;
+            rc = compile_split(mi, bytes, len, forced > 0 ? (uint32_t)forced : 0,
+                               (uint32_t)nparts, dirbuf, &pr, path[0] ? so : NULL, load, out,
+                               &split_err);
+            if (rc == 0) {
+                if (path[0]) goto store;
+                goto out;
+            }
+            split_failed = true;
+            split_was_forced = forced > 0;
+            rc = 0;
+            memset(out, 0, sizeof *out);
+            out->tier = e->cfg.tier;
+        }
     }
     rc = translate(mi, bytes, len, dirbuf, !opt, &pr, &src, err);
     if (rc) goto out;
@@ -644,10 +982,6 @@ int wasitls__compile(wasitls_engine *e, const wasitls__modinfo *mi, const uint8_
         rc = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory assembling generated code");
         goto out;
     }
-    char srcpath[4096], so[4096], log[4096];
-    snprintf(srcpath, sizeof srcpath, "%s/src.c", dirbuf);
-    snprintf(so, sizeof so, "%s/m.so", dirbuf);
-    snprintf(log, sizeof log, "%s/cc.log", dirbuf);
     if (!opt) {
         progress_phase(&pr, "compiling with libtcc", NULL);
         if (!path[0]) {
@@ -701,6 +1035,13 @@ store:
     }
     if (load) rc = so_load(so, out, err); /* the mapping stays valid after the file is removed */
 out:
+    if (rc == 0 && split_failed && split_was_forced) {
+        wasitls__code_free(out);
+        out->tier = e->cfg.tier;
+        rc = wasitls_error_set(err, WASITLS_E_INTERNAL,
+                               "the module compiles whole but not split (WASITLS_SPLIT_FUNCS): %s",
+                               split_err.msg);
+    }
     progress_stop(&pr);
     wasitls__buf_free(&src);
     if (dirbuf[0] && strcmp(dirbuf, dir) != 0) rm_tree(dirbuf);

@@ -281,28 +281,110 @@ static bool has_func_import(const wasitls__modinfo *mi, uint32_t which)
     return false;
 }
 
-int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error *err)
+/* An import module of part 0's wasm2c code: an original one (import index) or a part. */
+typedef struct modname {
+    const char *name;
+    uint32_t len;
+    uint32_t import; /* first import from it, or UINT32_MAX for a part */
+    uint32_t part;
+    char buf[32];
+} modname;
+
+/* bytewise, a prefix first: how a std::set<std::string> orders them, which is the order of
+ * wasm2c's instantiate parameters */
+static int modname_cmp(const void *pa, const void *pb)
+{
+    const modname *a = pa, *b = pb;
+    int c = memcmp(a->name, b->name, a->len < b->len ? a->len : b->len);
+    if (c) return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static void part_mangled(wasitls__buf *b, uint32_t k)
+{
+    if (k == 0)
+        wasitls__buf_puts(b, "Z_" WASITLS__W2C_NAME);
+    else
+        wasitls__buf_printf(b, "Z_" WASITLS__PART_PREFIX "%u", k);
+}
+
+void wasitls__gen_part_tail(const wasitls__split *sp, uint32_t k, wasitls__buf *b)
+{
+    wasitls__buf_puts(b, "\n/* ---- wasitls part glue ---- */\n");
+    wasitls__buf_printf(b, "size_t wasitls__psize_%u(void) { return sizeof(", k);
+    part_mangled(b, k);
+    wasitls__buf_printf(b, "_instance_t); }\n"
+                           "void wasitls__pset_%u(const wasitls__rt_api *rt) { wasitls__rt = rt; }\n"
+                           "void wasitls__pinit_%u(void) { ",
+                        k, k);
+    part_mangled(b, k);
+    wasitls__buf_printf(b, "_init_module(); }\nvoid wasitls__pfree_%u(void *p) { ", k);
+    part_mangled(b, k);
+    wasitls__buf_puts(b, "_free(p); }\n");
+    /* instantiate's parameters: the parts it imports from, by name ("wasitls_m" first) */
+    modname *ms = calloc(sp->nparts, sizeof *ms);
+    if (!ms) {
+        b->oom = true;
+        return;
+    }
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < sp->nparts; j++) {
+        if (!sp->uses[k * sp->nparts + j]) continue;
+        if (j == 0)
+            snprintf(ms[n].buf, sizeof ms[n].buf, "%s", WASITLS__W2C_NAME);
+        else
+            snprintf(ms[n].buf, sizeof ms[n].buf, "%s%u", WASITLS__PART_PREFIX, j);
+        ms[n].name = ms[n].buf;
+        ms[n].len = (uint32_t)strlen(ms[n].buf);
+        ms[n].part = j;
+        n++;
+    }
+    qsort(ms, n, sizeof *ms, modname_cmp);
+    wasitls__buf_printf(b, "void wasitls__pinst_%u(void *p, void *const *P) {\n  ", k);
+    part_mangled(b, k);
+    wasitls__buf_puts(b, "_instantiate(p");
+    for (uint32_t i = 0; i < n; i++) {
+        wasitls__buf_puts(b, ", (struct ");
+        part_mangled(b, ms[i].part);
+        wasitls__buf_printf(b, "_instance_t *)P[%u]", ms[i].part);
+    }
+    wasitls__buf_puts(b, ");\n}\n");
+    free(ms);
+}
+
+int wasitls__gen_glue(const wasitls__modinfo *mi, const wasitls__split *sp, wasitls__buf *b,
+                      wasitls_error *err)
 {
     const char *M = "Z_" WASITLS__W2C_NAME;
     uint32_t ni = mi->nimports, ne = mi->nexports;
+    uint32_t K = sp ? sp->nparts : 1;
 
-    /* the distinct import module names, sorted as wasm2c orders instantiate's parameters
-     * (a std::set<std::string>: bytewise, a prefix first); kept as import indices */
-    uint32_t *mods = calloc(ni ? ni : 1, sizeof *mods);
+    /* the distinct import module names (the original's, then the parts part 0 imports from),
+     * sorted as wasm2c orders instantiate's parameters */
+    modname *mods = calloc((size_t)ni + K + 1, sizeof *mods);
     if (!mods) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     uint32_t nmods = 0;
     for (uint32_t i = 0; i < ni; i++) {
         bool seen = false;
         for (uint32_t j = 0; j < nmods && !seen; j++)
-            seen = name_cmp(mi, mods[j], i) == 0;
-        if (!seen) mods[nmods++] = i;
-    }
-    for (uint32_t i = 1; i < nmods; i++) /* insertion sort: few distinct modules */
-        for (uint32_t j = i; j > 0 && name_cmp(mi, mods[j - 1], mods[j]) > 0; j--) {
-            uint32_t t = mods[j];
-            mods[j] = mods[j - 1];
-            mods[j - 1] = t;
+            seen = name_cmp(mi, mods[j].import, i) == 0;
+        if (!seen) {
+            mods[nmods].name = mi->imports[i].module;
+            mods[nmods].len = mi->import_lens[2 * i];
+            mods[nmods++].import = i;
         }
+    }
+    for (uint32_t k = 1; k < K; k++) {
+        if (!sp->uses[k]) continue;
+        modname *m = &mods[nmods++];
+        snprintf(m->buf, sizeof m->buf, "%s%u", WASITLS__PART_PREFIX, k);
+        m->len = (uint32_t)strlen(m->buf);
+        m->import = UINT32_MAX;
+        m->part = k;
+    }
+    for (uint32_t j = 0; j < nmods; j++) /* after the array stopped moving */
+        if (mods[j].import == UINT32_MAX) mods[j].name = mods[j].buf;
+    qsort(mods, nmods, sizeof *mods, modname_cmp);
 
     wasitls__buf_printf(b,
                         "\n/* ---- wasitls glue ---- */\n"
@@ -466,14 +548,56 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
     }
     wasitls__buf_puts(b, "  {0, 0, 0}};\n");
 
+    if (sp) {
+        /* the parts live after the instance and its slots, at offsets known once the entry
+         * point has asked each part its size */
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b,
+                                "size_t wasitls__psize_%u(void); void wasitls__pset_%u(const "
+                                "wasitls__rt_api *); void wasitls__pinit_%u(void);\n"
+                                "void wasitls__pinst_%u(void *, void *const *); void "
+                                "wasitls__pfree_%u(void *);\n",
+                                k, k, k, k, k);
+        wasitls__buf_printf(b, "static size_t wasitls__poff[%u];\n", K);
+        wasitls__buf_puts(b, "static size_t (*const wasitls__psize[])(void) = {0");
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b, ", wasitls__psize_%u", k);
+        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pset[])(const wasitls__rt_api *) = {0");
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b, ", wasitls__pset_%u", k);
+        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pinit[])(void) = {0");
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b, ", wasitls__pinit_%u", k);
+        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pinst[])(void *, void *const *) = {0");
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b, ", wasitls__pinst_%u", k);
+        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pfree[])(void *) = {0");
+        for (uint32_t k = 1; k < K; k++)
+            wasitls__buf_printf(b, ", wasitls__pfree_%u", k);
+        wasitls__buf_printf(b,
+                            "};\n"
+                            "static void wasitls__init_module(void) {\n  %s_init_module();\n"
+                            "  for (int k = 1; k < %u; k++) wasitls__pinit[k]();\n}\n",
+                            M, K);
+    }
     wasitls__buf_puts(b, "static void wasitls__instantiate(void *p) {\n  wasitls__inst *I = p;\n");
+    if (sp)
+        wasitls__buf_printf(b,
+                            "  void *P[%u]; P[0] = &I->w;\n"
+                            "  for (int k = 1; k < %u; k++) P[k] = (char *)p + wasitls__poff[k];\n",
+                            K, K);
     wasitls__buf_printf(b, "  %s_instantiate(&I->w", M);
     for (uint32_t j = 0; j < nmods; j++) {
         wasitls__buf_puts(b, ", (struct ");
-        const char *mname = mi->imports[mods[j]].module;
-        uint32_t mlen = mi->import_lens[2 * mods[j]];
+        if (mods[j].import == UINT32_MAX) {
+            part_mangled(b, mods[j].part);
+            wasitls__buf_printf(b, "_instance_t *)P[%u]", mods[j].part);
+            continue;
+        }
+        const char *mname = mods[j].name;
+        uint32_t mlen = mods[j].len;
         mangle_n(b, mname, mlen);
-        if (has_func_import(mi, mods[j])) {
+        if (has_func_import(mi, mods[j].import)) {
             wasitls__buf_puts(b, "_instance_t *)&I->w.");
             mangle_n(b, mname, mlen);
             wasitls__buf_puts(b, "_instance");
@@ -481,9 +605,24 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
             wasitls__buf_puts(b, "_instance_t *)I");
         }
     }
-    wasitls__buf_puts(b, ");\n}\n");
-    wasitls__buf_printf(b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n",
-                        M, M);
+    wasitls__buf_puts(b, ");\n");
+    if (sp) {
+        /* every part is wired before any guest code runs: the start function last */
+        wasitls__buf_printf(b, "  for (int k = 1; k < %u; k++) wasitls__pinst[k](P[k], P);\n", K);
+        if (sp->has_start) wasitls__buf_printf(b, "  %sZ_wasitlsZ3Astart(&I->w);\n", M);
+    }
+    wasitls__buf_puts(b, "}\n");
+    if (sp)
+        wasitls__buf_printf(b,
+                            "static void wasitls__free(void *p) {\n"
+                            "  for (int k = 1; k < %u; k++) wasitls__pfree[k]((char *)p + "
+                            "wasitls__poff[k]);\n"
+                            "  %s_free((%s_instance_t *)p);\n}\n",
+                            K, M, M);
+    else
+        wasitls__buf_printf(b,
+                            "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n",
+                            M, M);
     wasitls__buf_printf(
         b,
         "#if defined(__GNUC__) && "
@@ -498,9 +637,19 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error
         "  g->instantiate = wasitls__instantiate;\n"
         "  g->free = wasitls__free;\n"
         "  g->import_box = wasitls__boxes;\n"
-        "  g->exports = wasitls__exports;\n"
-        "}\n",
+        "  g->exports = wasitls__exports;\n",
         ni, ne, M);
+    if (sp)
+        wasitls__buf_printf(b,
+                            "  for (int k = 1; k < %u; k++) {\n"
+                            "    size_t at = (g->instance_size + 15) & ~(size_t)15;\n"
+                            "    wasitls__poff[k] = at;\n"
+                            "    g->instance_size = at + wasitls__psize[k]();\n"
+                            "    wasitls__pset[k](rt);\n"
+                            "  }\n"
+                            "  g->init_module = wasitls__init_module;\n",
+                            K);
+    wasitls__buf_puts(b, "}\n");
     free(mods);
     if (b->oom) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory generating glue");
     return 0;

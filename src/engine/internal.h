@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "prelude.h"
+#include "wasitls/cursor.h"
 #include "wasitls/engine.h"
 
 /* ---- parsed module (parse.c) ---- */
@@ -47,7 +48,18 @@ typedef struct wasitls__modinfo {
 int wasitls__parse(const uint8_t *bytes, size_t len, wasitls__modinfo *out, wasitls_error *err);
 void wasitls__modinfo_free(wasitls__modinfo *mi);
 
+/* What wasitls__scan_body reports: a function index immediate (call, ref.func) at
+ * [start, end) with its value, or a segment instruction (memory.init, data.drop, table.init,
+ * elem.drop; value = the 0xfc sub-opcode). */
+enum { WASITLS__REF_FUNC = 0, WASITLS__REF_SEGMENT = 1 };
+typedef void (*wasitls__ref_fn)(void *ctx, int what, size_t start, size_t end, uint32_t value);
+/* Walks one function body (locals, then instructions) of a module parse() accepted. */
+int wasitls__scan_body(wasitls_cursor *c, const wasitls__modinfo *mi, wasitls__ref_fn ref,
+                       void *ctx);
+
 /* ---- generated glue (gen.c) ---- */
+
+struct wasitls__split;
 
 /* Appends the per-module trampolines / stubs / entry point for mi to a growing buffer. */
 typedef struct wasitls__buf {
@@ -65,8 +77,41 @@ void wasitls__buf_free(wasitls__buf *b);
 
 /* The text that replaces wasm-rt.h in front of the generated code. */
 void wasitls__gen_prelude(wasitls__buf *b);
-/* The glue after the generated code. */
-int wasitls__gen_glue(const wasitls__modinfo *mi, wasitls__buf *b, wasitls_error *err);
+/* The glue after the generated code; sp is NULL for a whole module, else the split (the
+ * glue then goes after part 0's code, and instantiates, frees and initialises every part). */
+int wasitls__gen_glue(const wasitls__modinfo *mi, const struct wasitls__split *sp, wasitls__buf *b,
+                      wasitls_error *err);
+/* What follows part k's generated code: size, rt setter, init, instantiate and free helpers
+ * that part 0's glue calls. */
+void wasitls__gen_part_tail(const struct wasitls__split *sp, uint32_t k, wasitls__buf *b);
+
+/* ---- splitting a large module for parallel translation (split.c) ---- */
+
+/* wasm2c names of the parts: part 0 keeps WASITLS__W2C_NAME, part k >= 1 is "wasitls_p<k>". */
+#define WASITLS__PART_PREFIX "wasitls_p"
+
+/* A module split into K parts. Part 0 keeps every import, memory, table, global, export, data and
+ * elem segment of the original, the functions that use segment instructions, and imports the
+ * other functions it references from the parts that define them; it re-exports (under names
+ * starting "wasitls:") its memory, tables, globals and the original imported functions the
+ * parts call, and the start function, which the glue calls after every part is instantiated.
+ * Parts 1..K-1 import those and define a contiguous share of the functions, exporting the ones
+ * other parts reference as "f<original index>". */
+typedef struct wasitls__split {
+    uint32_t nparts;
+    wasitls__buf *mods; /* [nparts]: each part's module bytes */
+    uint8_t *uses;      /* [nparts * nparts]: uses[k * nparts + j] = part k imports from part j */
+    bool has_start;
+} wasitls__split;
+
+/* Splits bytes (already accepted by wasitls__parse into mi) into parts of at most
+ * `per_part` defined functions each, or - per_part 0 - into `nparts` parts balanced by code
+ * size. Fails (never on a valid module in practice) when the module cannot be split, e.g. an
+ * export name that clashes with the internal ones. */
+int wasitls__split_make(const uint8_t *bytes, size_t len, const wasitls__modinfo *mi,
+                        uint32_t per_part, uint32_t nparts, wasitls__split *out,
+                        wasitls_error *err);
+void wasitls__split_free(wasitls__split *s);
 
 /* ---- compile tiers and cache (compile.c) ---- */
 

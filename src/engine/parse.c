@@ -208,8 +208,10 @@ static int memarg(wasitls_cursor *c)
 }
 
 /* Walks one function body instruction by instruction: the only way to find prefixed opcodes
- * wasm2c would abort on, since immediates may contain any byte. */
-static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
+ * wasm2c would abort on, since immediates may contain any byte. With `ref`, also reports every
+ * function index immediate (call, ref.func) and every segment instruction (split.c). */
+static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi, wasitls__ref_fn ref,
+                     void *ctx)
 {
     uint32_t n;
     int32_t s32;
@@ -250,9 +252,18 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
         case 0x1f:
             c->pos--;
             return unsupported(c, "exception handling");
+        case 0x10:
+        case 0xd2:
+            if (ref) {
+                size_t at = c->pos;
+                CHECK(wasitls_cursor_leb_u32(c, &n));
+                ref(ctx, WASITLS__REF_FUNC, at, c->pos, n);
+                break;
+            }
+            CHECK(wasitls_cursor_leb_u32(c, &n));
+            break;
         case 0x0c:
         case 0x0d:
-        case 0x10:
         case 0x20:
         case 0x21:
         case 0x22:
@@ -260,7 +271,6 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
         case 0x24:
         case 0x25:
         case 0x26:
-        case 0xd2:
             CHECK(wasitls_cursor_leb_u32(c, &n));
             break;
         case 0x0e: {
@@ -336,6 +346,9 @@ static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi)
         case 0xfc: {
             uint32_t sub;
             CHECK(wasitls_cursor_leb_u32(c, &sub));
+            /* memory.init, data.drop, table.init, elem.drop name segments */
+            if (ref && (sub == 8 || sub == 9 || sub == 12 || sub == 13))
+                ref(ctx, WASITLS__REF_SEGMENT, c->pos, c->pos, sub);
             switch (sub) {
             case 0:
             case 1:
@@ -723,7 +736,7 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
                         return wasitls_cursor_fail(&body, WASITLS_E_MALFORMED, "too many locals");
                     CHECK(valtype(&body, &t));
                 }
-                CHECK(scan_code(&body, mi));
+                CHECK(scan_code(&body, mi, NULL, NULL));
             }
             break;
         case 11: /* data */
@@ -790,6 +803,19 @@ static int parse_sections(wasitls_cursor *c, wasitls__modinfo *mi)
             "multiple memories (%u): the multi-memory feature is not supported", mi->nmems);
     (void)ncode;
     return 0;
+}
+
+int wasitls__scan_body(wasitls_cursor *c, const wasitls__modinfo *mi, wasitls__ref_fn ref,
+                       void *ctx)
+{
+    uint32_t ngroups, k;
+    uint8_t t;
+    CHECK(wasitls_cursor_leb_u32(c, &ngroups));
+    for (uint32_t g = 0; g < ngroups; g++) {
+        CHECK(wasitls_cursor_leb_u32(c, &k));
+        CHECK(valtype(c, &t));
+    }
+    return scan_code(c, mi, ref, ctx);
 }
 
 int wasitls__parse(const uint8_t *bytes, size_t len, wasitls__modinfo *mi, wasitls_error *err)
