@@ -104,13 +104,12 @@ typedef struct wasitls__split {
     bool has_start;
 } wasitls__split;
 
-/* Splits bytes (already accepted by wasitls__parse into mi) into parts of at most
- * `per_part` defined functions each, or - per_part 0 - into `nparts` parts balanced by code
- * size. Fails (never on a valid module in practice) when the module cannot be split, e.g. an
- * export name that clashes with the internal ones. */
+/* Splits bytes (already accepted by wasitls__parse into mi) into parts of at most `per_part`
+ * defined functions each (contiguous runs). Fails when the module cannot be split, e.g. an
+ * export name that clashes with the internal ones, or on some invalid modules (the caller
+ * then compiles the whole module, which reports them). */
 int wasitls__split_make(const uint8_t *bytes, size_t len, const wasitls__modinfo *mi,
-                        uint32_t per_part, uint32_t nparts, wasitls__split *out,
-                        wasitls_error *err);
+                        uint32_t per_part, wasitls__split *out, wasitls_error *err);
 void wasitls__split_free(wasitls__split *s);
 
 /* ---- compile tiers and cache (compile.c) ---- */

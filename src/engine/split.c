@@ -601,8 +601,7 @@ static bool starts_with(const char *s, size_t len, const char *prefix)
 }
 
 int wasitls__split_make(const uint8_t *bytes, size_t len, const wasitls__modinfo *mi,
-                        uint32_t per_part, uint32_t nparts, wasitls__split *out,
-                        wasitls_error *err)
+                        uint32_t per_part, wasitls__split *out, wasitls_error *err)
 {
     memset(out, 0, sizeof *out);
     splitter S = {0};
@@ -648,8 +647,6 @@ int wasitls__split_make(const uint8_t *bytes, size_t len, const wasitls__modinfo
     }
 
     /* functions with segment instructions stay with the segments, in part 0 */
-    uint64_t total = 0;
-    uint32_t nrest = 0;
     uint8_t *seg = calloc(S.ndef + 1, 1);
     if (!seg) goto nomem;
     for (uint32_t d = 0; d < S.ndef; d++) {
@@ -659,30 +656,22 @@ int wasitls__split_make(const uint8_t *bytes, size_t len, const wasitls__modinfo
             goto done;
         }
         seg[d] = r.segment;
-        if (!seg[d]) {
-            total += S.bodies[d].end - S.bodies[d].start;
-            nrest++;
-        }
     }
-    if (per_part) nparts = (nrest + per_part - 1) / per_part;
-    if (nparts < 1) nparts = 1;
-    if (nparts > nrest) nparts = nrest ? nrest : 1;
-    /* contiguous runs, balanced by body bytes (or by count when forced) */
-    uint64_t acc = 0;
+    /* contiguous runs of per_part functions: wasm2c's cost per part grows with the square of
+     * its function count, so a count bounds it where a share of the code bytes did not (runs
+     * of many small functions made slow parts) */
+    if (per_part < 1) per_part = 1;
     uint32_t part = 1, inpart = 0;
     for (uint32_t d = 0; d < S.ndef; d++) {
         if (seg[d]) {
             S.owner[S.nimp + d] = 0;
             continue;
         }
-        uint64_t sz = S.bodies[d].end - S.bodies[d].start;
-        bool full = per_part ? inpart >= per_part : acc + sz / 2 > total * part / nparts;
-        if (inpart && full && part < nparts) {
+        if (inpart == per_part) {
             part++;
             inpart = 0;
         }
         S.owner[S.nimp + d] = part;
-        acc += sz;
         inpart++;
     }
     free(seg);
