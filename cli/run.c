@@ -49,6 +49,10 @@ static const char usage_text[] =
     "\n"
     "TLS (with -S tls):\n"
     "  --tls-ca FILE            also trust the PEM certificates in FILE; repeatable\n"
+    "  --tls-client-cert FILE   offer this client certificate to servers that ask for one:\n"
+    "                           PEM, the certificate first, then its intermediates\n"
+    "  --tls-client-key FILE    its private key (PEM, not encrypted); default: in the\n"
+    "                           --tls-client-cert file\n"
     "  --tls-backend NAME       openssl (default) | gnutls (any case)\n"
     "  --tls-handshake-timeout T\n"
     "                           give up a handshake after T: a number with unit ms, s, m\n"
@@ -69,6 +73,8 @@ static const char *const long_opts[] = {"--dir",
                                         "--tier",
                                         "--cache-dir",
                                         "--tls-ca",
+                                        "--tls-client-cert",
+                                        "--tls-client-key",
                                         "--tls-backend",
                                         "--tls-handshake-timeout",
                                         "--help"};
@@ -108,6 +114,7 @@ struct run_opts {
     size_t ncas;
     const char *backend;
     char backend_buf[32];
+    const char *client_cert, *client_key;
     uint32_t hs_timeout_ms;
     const char *cache_dir;
     const char *component;
@@ -322,6 +329,13 @@ static int parse(int argc, char **argv, struct run_opts *o)
             if (stat(val, &st) == 0 && S_ISDIR(st.st_mode))
                 return usage_error("--tls-ca %s: is a directory, not a PEM file", val);
             oom = push(&o->cas, &o->ncas, val);
+        } else if (strcmp(name, "--tls-client-cert") == 0 ||
+                   strcmp(name, "--tls-client-key") == 0) {
+            if (!*val) return usage_error("%s needs a file", name);
+            if (strcmp(name, "--tls-client-cert") == 0)
+                o->client_cert = val;
+            else
+                o->client_key = val;
         } else if (strcmp(name, "--tls-backend") == 0) {
             if (set_backend(o, val)) return 2;
         } else if (strcmp(name, "--tls-handshake-timeout") == 0) {
@@ -378,7 +392,7 @@ int wasitls_cli_run(int argc, char **argv)
         goto out;
     }
 #endif
-    if ((o.ncas || o.backend || o.hs_timeout_ms) && !o.tls)
+    if ((o.ncas || o.backend || o.hs_timeout_ms || o.client_cert || o.client_key) && !o.tls)
         fprintf(stderr, "warning: --tls-* options have no effect without -S tls\n");
 
     /* A guest writing to a pipe whose reader left gets a stream error, not a dead host. */
@@ -495,6 +509,8 @@ int wasitls_cli_run(int argc, char **argv)
         tcfg.backend = o.backend;
         tcfg.ca_files = o.cas;
         tcfg.n_ca_files = o.ncas;
+        tcfg.client_cert_file = o.client_cert;
+        tcfg.client_key_file = o.client_key;
         tcfg.handshake_timeout_ms = o.hs_timeout_ms;
         if ((rc = wasitls_tls_register(linker, o.tls ? &tcfg : NULL, &err))) goto fail;
     }

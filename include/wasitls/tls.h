@@ -59,6 +59,11 @@ typedef struct wasitls_tls_config {
      * NULL: $SSLKEYLOGFILE when set, else none. Anyone who can read the file can decrypt the
      * connections: for debugging only. */
     const char *keylog_file;
+    /* A client certificate, offered only to servers that ask for one: a PEM file with the
+     * certificate first, then its intermediates. Its private key (PEM, not encrypted) is in
+     * client_key_file, or in the same file when that is NULL. NULL: no client certificate. */
+    const char *client_cert_file;
+    const char *client_key_file;
 } wasitls_tls_config;
 
 /* Fills the defaults (all zero / NULL, i.e. OpenSSL, system trust, 10 s, TLS 1.2-1.3). */

@@ -119,6 +119,9 @@ void wasitls__keylog_close(wasitls__keylog *k);
 /* Appends "LABEL CLIENT_RANDOM_HEX SECRET_HEX\n" (or a ready line when random is NULL). */
 void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t *random,
                            size_t random_len, const uint8_t *secret, size_t secret_len);
+/* What to add to the text of a fatal alert (desc) from a server that asked for a client
+ * certificate: "" when it did not ask, or when the alert is not about certificates. */
+const char *wasitls__tls_client_cert_hint(bool requested, bool have_cert, int desc);
 /* Names of TLS protocol versions for messages ("TLS 1.2"). */
 const char *wasitls__tls_version_str(uint16_t v);
 

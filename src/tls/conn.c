@@ -94,6 +94,32 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
                                  "are supported)",
                                  n.min_version, n.max_version);
     if (!n.handshake_timeout_ms) n.handshake_timeout_ms = WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (n.client_key_file && !n.client_cert_file)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "a client key ('%s') needs its client certificate as well",
+                                 n.client_key_file);
+    if (n.client_cert_file && !n.client_key_file) n.client_key_file = n.client_cert_file;
+    const char *files[2][2] = {{n.client_cert_file, "client certificate"},
+                               {n.client_key_file, "client key"}};
+    for (int i = 0; i < 2 && n.client_cert_file; i++) {
+        FILE *fp = fopen(files[i][0], "r");
+        if (!fp)
+            return wasitls_error_set(err, WASITLS_E_NOTFOUND, "cannot open the %s file '%s': %m",
+                                     files[i][1], files[i][0]);
+        /* Said plainly, the same for every backend: there is nobody to ask for a passphrase. */
+        char line[256];
+        bool encrypted = false;
+        while (i == 1 && !encrypted && fgets(line, sizeof line, fp))
+            encrypted = strstr(line, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+                        strstr(line, "Proc-Type: 4,ENCRYPTED");
+        fclose(fp);
+        if (encrypted)
+            return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                     "the client key in '%s' is encrypted, and there is no way to "
+                                     "give its passphrase: decrypt it first (e.g. `openssl pkey "
+                                     "-in KEY -out PLAIN.key`)",
+                                     files[i][0]);
+    }
     wasitls_tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     const char *kl = n.keylog_file ? n.keylog_file : getenv("SSLKEYLOGFILE");

@@ -232,3 +232,25 @@ void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t 
     fflush(k->f);
     pthread_mutex_unlock(&k->lock);
 }
+
+const char *wasitls__tls_client_cert_hint(bool requested, bool have_cert, int desc)
+{
+    if (!requested) return "";
+    if (!have_cert)
+        return "; the server asked for a client certificate and none is configured "
+               "(--tls-client-cert)";
+    switch (desc) {
+    case 40:  /* handshake failure */
+    case 42:  /* bad certificate */
+    case 43:  /* unsupported certificate */
+    case 44:  /* certificate revoked */
+    case 45:  /* certificate expired */
+    case 46:  /* certificate unknown */
+    case 48:  /* unknown CA */
+    case 49:  /* access denied */
+    case 116: /* certificate required */
+        return "; the server asked for a client certificate and did not accept the one given";
+    default:
+        return "";
+    }
+}

@@ -18,9 +18,11 @@ fail() {
   exit 1
 }
 
-start_peer() { # MODE
+start_peer() { # MODE [tls_peer options...]
   # bounded, so that it cannot outlive this script even if the script is killed
-  timeout 110 "$peer" "$1" "$pki/leaf-chain.pem" "$pki/leaf.key" >"$T/port" 2>"$T/peer.err" &
+  local mode=$1
+  shift
+  timeout 110 "$peer" "$mode" "$pki/leaf-chain.pem" "$pki/leaf.key" "$@" >"$T/port" 2>"$T/peer.err" &
   pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/^PORT //p' "$T/port")
@@ -98,6 +100,33 @@ case "$case" in
     run "${GRANT[@]}" -- stream-pollable "$port"
     [ "$rc" != 0 ] || fail "no trap"
     has err "still has a pollable" ;;
+  client-cert)
+    # through the command line, to a server that requires a certificate issued under the root
+    start_peer clientcert -ca "$pki/root.pem"
+    run "${GRANT[@]}" --tls-client-cert "$pki/client-chain.pem" --tls-client-key "$pki/client.key" \
+      -- api "$port"
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "probe ok"
+    has port "client=wasitls test client" ;;
+  client-cert-none)
+    # TLS 1.2, where the refusal ends the handshake (in 1.3 it comes with the first read; the
+    # tls.*.loop.peer_alert test covers both)
+    start_peer clientcert -tls12 -ca "$pki/root.pem"
+    run "${GRANT[@]}" -- fail "$port" localhost
+    [ "$rc" = 0 ] || fail "exit status $rc"
+    has out "none is configured (--tls-client-cert)" ;;
+  client-cert-bad)
+    # a key without its certificate, and a key that is not the certificate's: wasitls stops
+    # before the guest runs, naming the files
+    start_peer clientcert -ca "$pki/root.pem"
+    run "${GRANT[@]}" --tls-client-key "$pki/client.key" -- api "$port"
+    [ "$rc" = 1 ] || fail "exit status $rc"
+    has err "needs its client certificate"
+    run "${GRANT[@]}" --tls-client-cert "$pki/client-chain.pem" --tls-client-key "$pki/leaf.key" \
+      -- api "$port"
+    [ "$rc" = 1 ] || fail "exit status $rc"
+    has err "leaf.key' does not belong to the client certificate in"
+    ! grep -q "probe" "$T/out" || fail "the guest ran" ;;
   not-granted)
     start_peer echo
     run -S inherit-network -- api "$port"

@@ -61,6 +61,13 @@ const char *tt_pki(const char *file)
 wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32_t timeout_ms,
                         uint16_t min_v, uint16_t max_v)
 {
+    return tt_ctx_client(backend, extra_ca, timeout_ms, min_v, max_v, NULL, NULL);
+}
+
+wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
+                               uint32_t timeout_ms, uint16_t min_v, uint16_t max_v,
+                               const char *cert, const char *key)
+{
     const char *cas[8];
     size_t n = 0;
     cas[n++] = tt_pki("root.pem");
@@ -75,6 +82,8 @@ wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32
     cfg.handshake_timeout_ms = timeout_ms;
     cfg.min_version = min_v;
     cfg.max_version = max_v;
+    cfg.client_cert_file = cert;
+    cfg.client_key_file = key;
     wasitls_tls_ctx *ctx;
     wasitls_error err;
     if (wasitls_tls_ctx_new(&cfg, &ctx, &err) < 0) {

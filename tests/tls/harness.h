@@ -62,6 +62,10 @@ const char *tt_pki(const char *file);
  * trust, given timeout (0: default), versions (0: default). Exits the test on failure. */
 wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32_t timeout_ms,
                         uint16_t min_v, uint16_t max_v);
+/* The same with a client certificate (cert, key: paths; key NULL: in the cert file). */
+wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
+                               uint32_t timeout_ms, uint16_t min_v, uint16_t max_v,
+                               const char *cert, const char *key);
 
 /* ---- in-memory byte pipes as host streams ---- */
 

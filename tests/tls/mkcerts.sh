@@ -12,12 +12,15 @@
 #   certdir/            root.pem in a hashed directory (SSL_CERT_DIR)
 #   other-root.pem      "wasitls Other Root CA" (not trusted unless passed); other-chain.pem
 #                       (+ other.key): localhost issued directly by it
+#   client.{pem,key}    a client certificate "wasitls test client" (clientAuth), issued by int;
+#                       client-chain.pem = client + int; client-full.pem = chain + key in one
+#                       file; client-enc.key = the key encrypted (passphrase "secret")
 set -euo pipefail
 out=${1:?usage: mkcerts.sh OUTDIR}
 mkdir -p "$out"
 cd "$out"
 # Bump when the set of files changes, so that an older complete PKI is remade.
-version=2
+version=3
 [ "$(cat .complete 2>/dev/null)" = "$version" ] && exit 0
 rm -rf ca certdir && mkdir -p ca/newcerts
 
@@ -60,6 +63,12 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = ${ENV::SAN}
+[ v3_client ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 EOF
 : > ca/index.txt
 echo 1000 > ca/serial
@@ -122,6 +131,14 @@ root "wasitls Other Root CA" other-root.key other-root.pem
 ec_key other.key
 leaf other other.key other-root.pem other-root.key
 cp other.pem other-chain.pem
+
+ec_key client.key
+openssl req -config ca/openssl.cnf -new -key client.key -subj "/O=wasitls tests/CN=wasitls test client" \
+  -out ca/client.csr
+sign int.pem int.key ca/client.csr client.pem v3_client
+cat client.pem int.pem > client-chain.pem
+cat client-chain.pem client.key > client-full.pem
+openssl pkey -in client.key -aes256 -passout pass:secret -out client-enc.key
 
 # A hashed certificate directory holding the test root (for SSL_CERT_DIR).
 mkdir -p certdir

@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -577,32 +578,161 @@ static int t_gnutls_serv(const char *be)
     return 0;
 }
 
-/* The peer's alert is named: a server demanding a client certificate we do not have. TLS 1.2
- * fails in the handshake; in TLS 1.3 our handshake completes first and the alert arrives on
- * the first read. */
+/* Against a server that demands a client certificate and trusts none: the status and text of
+ * the failure, whether it ends the handshake (TLS 1.2) or comes with the first read (in 1.3
+ * our handshake completes first). cert/key: the client certificate offered, or NULL. */
+static int needcert_failure(const char *be, bool tls13, const char *cert, const char *key,
+                            char *msg, size_t len)
+{
+    tt_server s;
+    CHECK_OK(peer(&s, "needcert", tls13 ? "-tls13" : "-tls12"));
+    wasitls_tls_conn *c;
+    const char *m = "";
+    CHECK_OK(connect_new(tt_ctx_client(be, NULL, 0, 0, 0, cert, key), s.port, "localhost", &c));
+    int r = tt_handshake(c, &m);
+    if (r == 0) {
+        wasitls_istream *in = wasitls_tls_conn_input(c);
+        uint8_t buf[256];
+        int end;
+        tt_read_some(in, buf, sizeof buf, &end, &m);
+        r = end;
+        CHECK_OK(wasitls_istream_free(in));
+    }
+    snprintf(msg, len, "%s", m);
+    fprintf(stderr, "  -> TLS 1.%d: %s: %s\n", tls13 ? 3 : 2, wasitls_err_name(r), msg);
+    wasitls_tls_conn_release(c);
+    tt_stop_server(&s);
+    return r;
+}
+
+/* The peer's alert is named: a server demanding a client certificate we do not have. */
 static int t_peer_alert(const char *be)
 {
     for (int v = 0; v < 2; v++) {
-        tt_server s;
-        CHECK_OK(peer(&s, "needcert", v ? "-tls13" : "-tls12"));
-        wasitls_tls_conn *c;
-        const char *msg;
-        CHECK_OK(connect_new(tt_ctx(be, NULL, 0, 0, 0), s.port, "localhost", &c));
-        int r = tt_handshake(c, &msg);
-        if (r == 0) {
-            wasitls_istream *in = wasitls_tls_conn_input(c);
-            uint8_t buf[256];
-            int end;
-            tt_read_some(in, buf, sizeof buf, &end, &msg);
-            r = end;
-            CHECK_OK(wasitls_istream_free(in));
-        }
-        fprintf(stderr, "  -> TLS 1.%d: %s: %s\n", v ? 3 : 2, wasitls_err_name(r), msg);
-        CHECK(r == WASITLS_E_TLS_ALERT);
+        char msg[1024];
+        CHECK(needcert_failure(be, v, NULL, NULL, msg, sizeof msg) == WASITLS_E_TLS_ALERT);
         CHECK_HAS(msg, "the peer sent fatal alert");
         if (v) CHECK(strcasestr(msg, "certificate") && strstr(msg, "required"));
+        CHECK_HAS(msg, "the server asked for a client certificate and none is configured");
+    }
+    return 0;
+}
+
+/* Reads the server's stdout until a line starting with prefix arrives (5 s at most). */
+static int peer_line(tt_server *s, const char *prefix, char *line, size_t len)
+{
+    size_t have = 0;
+    uint64_t until = wasitls_now_ns() + 5000000000ull;
+    while (wasitls_now_ns() < until && have + 1 < len) {
+        struct pollfd p = {s->out_fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        ssize_t n = read(s->out_fd, line + have, 1);
+        if (n <= 0) break;
+        if (line[have] == '\n') {
+            line[have] = '\0';
+            if (!strncmp(line, prefix, strlen(prefix))) return 0;
+            have = 0;
+            continue;
+        }
+        have++;
+    }
+    line[have] = '\0';
+    return 1;
+}
+
+/* A client certificate, to a server that requires one and trusts its issuer: accepted in
+ * TLS 1.2 and 1.3, the server saw who it was, data flows. Also with certificate and key in
+ * one file. */
+static int t_client_cert(const char *be)
+{
+    for (int v = 0; v < 3; v++) {
+        tt_server s;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/tls_peer", tt_bindir());
+        char *argv[] = {path,
+                        "clientcert",
+                        (char *)tt_pki("leaf-chain.pem"),
+                        (char *)tt_pki("leaf.key"),
+                        v == 1 ? "-tls13" : "-tls12",
+                        "-ca",
+                        (char *)tt_pki("root.pem"),
+                        NULL};
+        CHECK_OK(tt_spawn_server(&s, argv, "PORT "));
+        const char *cert = tt_pki(v == 2 ? "client-full.pem" : "client-chain.pem");
+        const char *key = v == 2 ? NULL : tt_pki("client.key");
+        wasitls_tls_conn *c;
+        const char *msg = "";
+        CHECK_OK(connect_new(tt_ctx_client(be, NULL, 0, 0, 0, cert, key), s.port, "localhost",
+                             &c));
+        int r = tt_handshake(c, &msg);
+        CHECKF(r == 0, "%s", msg);
+        wasitls_istream *in = wasitls_tls_conn_input(c);
+        wasitls_ostream *out = wasitls_tls_conn_output(c);
+        CHECK_OK(tt_write_flush(out, "ping\n", 5, &msg));
+        uint8_t buf[16];
+        int end = 0;
+        size_t n = tt_read_some(in, buf, 5, &end, &msg);
+        CHECKF(n == 5 && !memcmp(buf, "ping\n", 5), "read %zu bytes: %s", n, msg);
+        char line[256];
+        CHECKF(peer_line(&s, "client=", line, sizeof line) == 0, "server said '%s'", line);
+        CHECK(!strcmp(line, "client=wasitls test client"));
+        CHECK_OK(wasitls_istream_free(in));
+        CHECK_OK(wasitls_ostream_free(out));
         wasitls_tls_conn_release(c);
         tt_stop_server(&s);
+    }
+    return 0;
+}
+
+/* A client certificate the server does not trust: its alert, and that it was ours it refused. */
+static int t_client_cert_refused(const char *be)
+{
+    for (int v = 0; v < 2; v++) {
+        char msg[1024];
+        CHECK(needcert_failure(be, v, tt_pki("client-chain.pem"), tt_pki("client.key"), msg,
+                               sizeof msg) == WASITLS_E_TLS_ALERT);
+        CHECK_HAS(msg, "the peer sent fatal alert");
+        CHECK_HAS(msg, "did not accept the one given");
+    }
+    return 0;
+}
+
+/* Client certificate settings that cannot work are refused when the context is made, with
+ * the file named. */
+static int t_client_cert_config(const char *be)
+{
+    static const struct {
+        const char *cert, *key;
+        int code;
+        const char *text;
+    } cases[] = {
+        {NULL, "client.key", WASITLS_E_TLS_CONFIG, "needs its client certificate"},
+        {"no-such-file.pem", NULL, WASITLS_E_NOTFOUND, "cannot open the client certificate file"},
+        {"client-chain.pem", "no-such.key", WASITLS_E_NOTFOUND, "cannot open the client key file"},
+        {"client-chain.pem", "leaf.key", WASITLS_E_TLS_CONFIG, "does not belong to"},
+        {"client-chain.pem", "client-enc.key", WASITLS_E_TLS_CONFIG, "is encrypted"},
+        {"client.key", "client.key", WASITLS_E_TLS_CONFIG, "client certificate in"},
+        {"client-chain.pem", "client-chain.pem", WASITLS_E_TLS_CONFIG, "client-chain.pem"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cert[4200] = "", key[4200] = "";
+        if (cases[i].cert) snprintf(cert, sizeof cert, "%s", tt_pki(cases[i].cert));
+        if (cases[i].key) snprintf(key, sizeof key, "%s", tt_pki(cases[i].key));
+        wasitls_tls_config cfg;
+        wasitls_tls_config_init(&cfg);
+        cfg.backend = be;
+        cfg.no_system_trust = true;
+        cfg.client_cert_file = cases[i].cert ? cert : NULL;
+        cfg.client_key_file = cases[i].key ? key : NULL;
+        wasitls_tls_ctx *ctx = NULL;
+        wasitls_error err;
+        wasitls_error_clear(&err);
+        int r = wasitls_tls_ctx_new(&cfg, &ctx, &err);
+        fprintf(stderr, "  -> %s + %s: %s: %s\n", cases[i].cert ? cases[i].cert : "-",
+                cases[i].key ? cases[i].key : "-", wasitls_err_name(r), err.msg);
+        CHECKF(r == cases[i].code, "case %zu", i);
+        CHECK_HAS(err.msg, cases[i].text);
+        CHECK(ctx == NULL);
     }
     return 0;
 }
@@ -659,6 +789,9 @@ static int t_stalled_peer(const char *be)
 static const tt_case cases[] = {
     {"loop.stalled_peer", t_stalled_peer},
     {"loop.peer_alert", t_peer_alert},
+    {"loop.client_cert", t_client_cert},
+    {"loop.client_cert_refused", t_client_cert_refused},
+    {"loop.client_cert_config", t_client_cert_config},
     {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},
     {"loop.chain13", t_chain13},

@@ -2,7 +2,7 @@
  * sockets, one thread per connection) so that it is independent of the module under test.
  * It does what `openssl s_server` cannot: misbehave on purpose.
  *
- *   tls_peer MODE CHAIN.pem KEY.pem [-tls12|-tls13]
+ *   tls_peer MODE CHAIN.pem KEY.pem [-tls12|-tls13] [-ca FILE]
  *
  * Prints "PORT <n>" once listening on 127.0.0.1, then serves until killed. Modes:
  *   echo      echo everything; on the client's close_notify answer with ours and close
@@ -13,7 +13,9 @@
  *   sni       send "sni=<server name received or (none)>\n", then close_notify
  *   starttls  plaintext first: expect "STARTTLS\r\n", answer "READY\r\n", then TLS echo
  *   stall     complete the handshake, then never read again (until the client goes)
- *   needcert  require a client certificate (the client has none: the server sends an alert)
+ *   needcert  require a client certificate, trusting none (the server sends an alert)
+ *   clientcert  require a client certificate issued under -ca FILE; print "client=<CN>" on
+ *             stdout for each client that passed, then echo
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,7 +40,7 @@ static void serve_tls(int fd)
 {
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
-    if (!strcmp(mode, "needcert"))
+    if (!strcmp(mode, "needcert") || !strcmp(mode, "clientcert"))
         SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     if (SSL_accept(ssl) != 1) {
         /* the alert is out; keep the connection until the client goes */
@@ -47,7 +49,16 @@ static void serve_tls(int fd)
             ;
         goto done;
     }
-    if (!strcmp(mode, "echo") || !strcmp(mode, "starttls") || !strcmp(mode, "needcert")) {
+    if (!strcmp(mode, "clientcert")) {
+        X509 *peer = SSL_get1_peer_certificate(ssl);
+        char cn[256] = "(none)";
+        if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+        X509_free(peer);
+        printf("client=%s\n", cn);
+        fflush(stdout);
+    }
+    if (!strcmp(mode, "echo") || !strcmp(mode, "starttls") || !strcmp(mode, "needcert") ||
+        !strcmp(mode, "clientcert")) {
         char buf[65536];
         int n;
         while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
@@ -131,6 +142,11 @@ int main(int argc, char **argv)
             SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
         else if (!strcmp(argv[i], "-tls13"))
             SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+        else if (!strcmp(argv[i], "-ca") && i + 1 < argc &&
+                 SSL_CTX_load_verify_locations(ctx, argv[++i], NULL) != 1) {
+            ERR_print_errors_fp(stderr);
+            return 1;
+        }
     }
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;

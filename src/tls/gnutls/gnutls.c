@@ -28,6 +28,7 @@ typedef struct gt_ctx {
     gnutls_priority_t prio;
     uint16_t min_version, max_version;
     bool server;
+    bool client_cert; /* a client certificate is configured */
 } gt_ctx;
 
 typedef struct gt_sess {
@@ -442,6 +443,29 @@ static int gt_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, vo
             goto fail;
         }
     }
+    if (cfg->client_cert_file) {
+        /* no passphrase: an encrypted key fails here (GnuTLS never prompts) */
+        int r = gnutls_certificate_set_x509_key_file2(c->cred, cfg->client_cert_file,
+                                                      cfg->client_key_file, GNUTLS_X509_FMT_PEM,
+                                                      NULL, 0);
+        if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+            ret = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                    "the client key in '%s' does not belong to the client "
+                                    "certificate in '%s'",
+                                    cfg->client_key_file, cfg->client_cert_file);
+            goto fail;
+        }
+        if (r < 0) {
+            ret = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                    "cannot use the client certificate in '%s' with the key in "
+                                    "'%s' (expected PEM: the certificate first, then its "
+                                    "intermediates; a private key that is not encrypted): %s",
+                                    cfg->client_cert_file, cfg->client_key_file,
+                                    gnutls_strerror(r));
+            goto fail;
+        }
+        c->client_cert = true;
+    }
     gnutls_certificate_set_verify_function(c->cred, verify_cb);
     c->keylog = keylog;
     *out = c;
@@ -583,6 +607,9 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
         return wasitls_error_set(err, WASITLS_E_TLS_VERIFY, "%s", s->verify_msg);
     if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
         gnutls_alert_description_t a = gnutls_alert_get(s->s);
+        const char *hint = wasitls__tls_client_cert_hint(
+            !s->ctx->server && gnutls_certificate_client_get_request_status(s->s),
+            s->ctx->client_cert, (int)a);
         if (handshaking && a == GNUTLS_A_PROTOCOL_VERSION)
             return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
                                      "protocol version mismatch: the peer sent alert 'protocol "
@@ -594,12 +621,12 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
                 err, WASITLS_E_TLS_ALERT,
                 "the peer sent fatal alert 'handshake failure' during the handshake: it may "
                 "require a client certificate, or accept none of the TLS versions or cipher "
-                "suites offered (this side allows %s to %s)",
+                "suites offered (this side allows %s to %s)%s",
                 vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
-                vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
-        return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
+                vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3), hint);
+        return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s%s",
                                  wasitls__tls_alert_name((int)a),
-                                 handshaking ? " during the handshake" : "");
+                                 handshaking ? " during the handshake" : "", hint);
     }
     if (r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET || r == GNUTLS_E_NO_PRIORITIES_WERE_SET ||
         r == GNUTLS_E_INSUFFICIENT_CREDENTIALS)

@@ -37,6 +37,7 @@ typedef struct ossl_sess {
     char key_type[16];
     /* the first fatal alert received from the peer */
     int alert_in;
+    bool cert_requested; /* the server asked for a client certificate */
 } ossl_sess;
 
 typedef struct ossl_ctx {
@@ -167,6 +168,57 @@ static void keylog_cb(const SSL *ssl, const char *line)
     if (c) wasitls__keylog_write(c->keylog, line, NULL, 0, NULL, 0);
 }
 
+/* Called on a client when the server asks for a certificate (whether or not one is set). */
+static int cert_requested_cb(SSL *ssl, void *arg)
+{
+    (void)arg;
+    ossl_sess *s = SSL_get_ex_data(ssl, sess_index);
+    if (s) s->cert_requested = true;
+    return 1;
+}
+
+/* An encrypted key fails to load instead of prompting on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+static int load_client_cert(SSL_CTX *ctx, const wasitls_tls_config *cfg, wasitls_error *err)
+{
+    char reason[256];
+    unsigned long code;
+    const char *cert = cfg->client_cert_file, *key = cfg->client_key_file;
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        last_reason(reason, sizeof reason, NULL);
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot use the client certificate in '%s' (expected PEM: the "
+                                 "certificate first, then its intermediates): %s",
+                                 cert, reason);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        last_reason(reason, sizeof reason, &code);
+        if (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH)
+            return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                     "the client key in '%s' does not belong to the client "
+                                     "certificate in '%s'",
+                                     key, cert);
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot use the client key in '%s' (expected a PEM private key "
+                                 "that is not encrypted): %s",
+                                 key, reason);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        last_reason(reason, sizeof reason, NULL);
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the client key in '%s' does not belong to the client "
+                                 "certificate in '%s'",
+                                 key, cert);
+    }
+    return 0;
+}
+
 static int ossl_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, void **out,
                         wasitls_error *err)
 {
@@ -197,6 +249,8 @@ static int ossl_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, 
         SSL_CTX_set_keylog_callback(c->ctx, keylog_cb);
     }
     if ((ret = load_trust(c->ctx, cfg, err)) < 0) goto fail;
+    if (cfg->client_cert_file && (ret = load_client_cert(c->ctx, cfg, err)) < 0) goto fail;
+    SSL_CTX_set_cert_cb(c->ctx, cert_requested_cb, NULL);
     *out = c;
     return 0;
 fail:
@@ -509,12 +563,17 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
                 err, WASITLS_E_TLS_ALERT,
                 "the peer sent fatal alert 'handshake failure' during the handshake: it may "
                 "require a client certificate, or accept none of the TLS versions or cipher "
-                "suites offered (this side allows %s to %s)",
+                "suites offered (this side allows %s to %s)%s",
                 wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
-                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
-        return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s",
+                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304),
+                wasitls__tls_client_cert_hint(s->cert_requested,
+                                              SSL_get_certificate(s->ssl) != NULL, desc));
+        return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s%s",
                                  wasitls__tls_alert_name(desc),
-                                 handshaking ? " during the handshake" : "");
+                                 handshaking ? " during the handshake" : "",
+                                 wasitls__tls_client_cert_hint(s->cert_requested,
+                                                               SSL_get_certificate(s->ssl) != NULL,
+                                                               desc));
     }
     if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_VERSION_TOO_LOW ||
         r == SSL_R_VERSION_TOO_HIGH || r == SSL_R_NO_PROTOCOLS_AVAILABLE ||
