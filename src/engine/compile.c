@@ -583,7 +583,6 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
     return wasitls__gen_glue(mi, NULL, src, err);
 }
 
-
 /* ---- the fast tier for large modules: parts translated and compiled in parallel ---- */
 
 /* Below this many defined functions wasm2c's quadratic part is small and one process is as fast
@@ -596,7 +595,6 @@ static int translate(const wasitls__modinfo *mi, const uint8_t *bytes, size_t le
  * balanced by code bytes instead). */
 #define SPLIT_PARTS_PER_CPU 4
 #define SPLIT_MAX_PER_PART 800
-
 
 /* WASITLS_SPLIT_FUNCS (see engine.h): unset = automatic, 0 = never, N = at most N functions
  * per part for every module the fast tier compiles. Read here only. */
@@ -624,7 +622,8 @@ static uint32_t split_auto_per_part(uint32_t ndef)
     return per > SPLIT_MAX_PER_PART ? SPLIT_MAX_PER_PART : per < 1 ? 1 : (uint32_t)per;
 }
 
-/* The split parameters, for the cache key (the plan itself follows from them and the bytes). */
+/* The split parameters, for the cache key (the plan itself follows from them and the bytes).
+ * The "split-N" tag names the way split.c cuts a module: bump it when that changes. */
 static void split_desc(const wasitls_engine *e, char *out, size_t len)
 {
     long f = split_forced();
@@ -704,8 +703,11 @@ static int part_one(part_jobs *J, uint32_t k, wasitls_error *err)
          * module's instance field, not the field's value (see gen.c). The original imports
          * cope (their fields point at themselves); for the parts, mark those offsets (odd:
          * the fields are pointers) and make the table initialiser load the field. */
-        if (replace_all(&src, "offsetof(" "Z_" WASITLS__W2C_NAME "_instance_t, Z_" WASITLS__PART_PREFIX,
-                        "1 + offsetof(" "Z_" WASITLS__W2C_NAME "_instance_t, Z_" WASITLS__PART_PREFIX) &&
+        static const char field[] =
+            "offsetof(Z_" WASITLS__W2C_NAME "_instance_t, Z_" WASITLS__PART_PREFIX;
+        if (replace_all(&src, field,
+                        "1 + offsetof(Z_" WASITLS__W2C_NAME
+                        "_instance_t, Z_" WASITLS__PART_PREFIX) &&
             replace_all(&src, "(char*)module_instance + src_expr->module_offset};",
                         "(src_expr->module_offset & 1) ? *(void **)((char*)module_instance + "
                         "src_expr->module_offset - 1) : (char*)module_instance + "

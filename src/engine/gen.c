@@ -313,9 +313,10 @@ void wasitls__gen_part_tail(const wasitls__split *sp, uint32_t k, wasitls__buf *
     wasitls__buf_puts(b, "\n/* ---- wasitls part glue ---- */\n");
     wasitls__buf_printf(b, "size_t wasitls__psize_%u(void) { return sizeof(", k);
     part_mangled(b, k);
-    wasitls__buf_printf(b, "_instance_t); }\n"
-                           "void wasitls__pset_%u(const wasitls__rt_api *rt) { wasitls__rt = rt; }\n"
-                           "void wasitls__pinit_%u(void) { ",
+    wasitls__buf_printf(b,
+                        "_instance_t); }\n"
+                        "void wasitls__pset_%u(const wasitls__rt_api *rt) { wasitls__rt = rt; }\n"
+                        "void wasitls__pinit_%u(void) { ",
                         k, k);
     part_mangled(b, k);
     wasitls__buf_printf(b, "_init_module(); }\nvoid wasitls__pfree_%u(void *p) { ", k);
@@ -562,13 +563,15 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, const wasitls__split *sp, wasi
         wasitls__buf_puts(b, "static size_t (*const wasitls__psize[])(void) = {0");
         for (uint32_t k = 1; k < K; k++)
             wasitls__buf_printf(b, ", wasitls__psize_%u", k);
-        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pset[])(const wasitls__rt_api *) = {0");
+        wasitls__buf_puts(b,
+                          "};\nstatic void (*const wasitls__pset[])(const wasitls__rt_api *) = {0");
         for (uint32_t k = 1; k < K; k++)
             wasitls__buf_printf(b, ", wasitls__pset_%u", k);
         wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pinit[])(void) = {0");
         for (uint32_t k = 1; k < K; k++)
             wasitls__buf_printf(b, ", wasitls__pinit_%u", k);
-        wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pinst[])(void *, void *const *) = {0");
+        wasitls__buf_puts(b,
+                          "};\nstatic void (*const wasitls__pinst[])(void *, void *const *) = {0");
         for (uint32_t k = 1; k < K; k++)
             wasitls__buf_printf(b, ", wasitls__pinst_%u", k);
         wasitls__buf_puts(b, "};\nstatic void (*const wasitls__pfree[])(void *) = {0");
@@ -620,9 +623,8 @@ int wasitls__gen_glue(const wasitls__modinfo *mi, const wasitls__split *sp, wasi
                             "  %s_free((%s_instance_t *)p);\n}\n",
                             K, M, M);
     else
-        wasitls__buf_printf(b,
-                            "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n",
-                            M, M);
+        wasitls__buf_printf(
+            b, "static void wasitls__free(void *p) { %s_free((%s_instance_t *)p); }\n", M, M);
     wasitls__buf_printf(
         b,
         "#if defined(__GNUC__) && "

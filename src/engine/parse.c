@@ -210,8 +210,7 @@ static int memarg(wasitls_cursor *c)
 /* Walks one function body instruction by instruction: the only way to find prefixed opcodes
  * wasm2c would abort on, since immediates may contain any byte. With `ref`, also reports every
  * function index immediate (call, ref.func) and every segment instruction (split.c). */
-static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi, wasitls__ref_fn ref,
-                     void *ctx)
+static int scan_code(wasitls_cursor *c, const wasitls__modinfo *mi, wasitls__ref_fn ref, void *ctx)
 {
     uint32_t n;
     int32_t s32;

@@ -44,7 +44,7 @@ typedef struct splitter {
     const uint8_t *bytes;
     const wasitls__modinfo *mi;
     uint32_t nimp, ndef, nparts;
-    span sec[13];        /* content of each known section (start == end when absent) */
+    span sec[13]; /* content of each known section (start == end when absent) */
     bool have[13];
     span *bodies;        /* [ndef] */
     uint32_t *owner;     /* [nfuncs]: part defining each function (imports: 0) */
