@@ -222,7 +222,7 @@ static size_t send_now(wasitls_tls_conn *c, const uint8_t *p, size_t n)
 /* Hands queued records to the underlying stream as far as it takes them now. */
 static void drain_out(wasitls_tls_conn *c)
 {
-    size_t k = send_now(c, c->q + c->q_off, c->q_len);
+    size_t k = send_now(c, c->q ? c->q + c->q_off : NULL, c->q_len);
     c->q_off += k;
     c->q_len -= k;
     if (c->q_len == 0 || c->wr_code) {
