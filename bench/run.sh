@@ -73,8 +73,24 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); printf '%-50s %16s %16s %8s  %s\n' "$1" "$2" "$3" "$4" "$5"; }
-printf '%-50s %16s %16s %8s  %s\n' "benchmark" "wasitls" "native" "ratio" "goal"
+# verdict WASITLS RATIO GOAL -> " (met)" / " (missed)" for goals this script can check
+verdict() {
+  awk -v w="$1" -v r="$2" -v g="$3" 'BEGIN {
+    n = split(g, p, " "); v = ""
+    if ((p[1] == ">=" || p[1] == "<=") && n == 2) { x = r + 0; y = p[2] + 0 }
+    else if ((p[1] == ">=" || p[1] == "<=") && n == 3) { x = w + 0; y = p[2] + 0 }
+    else if (p[1] == ">") { x = r + 0; y = p[2] + 0 }
+    else if (g == "all complete") { p[1] = ">="; x = r + 0; y = 1 }
+    else exit
+    ok = (p[1] == ">=") ? x >= y : (p[1] == "<=") ? x <= y : x > y
+    printf " (%s)", ok ? "met" : "missed" }'
+}
+row() {
+  local goal="$5$(verdict "$2" "$4" "$5")"
+  rows+=("| $1 | $2 | $3 | $4 | $goal |")
+  printf '%-66s %16s %16s %8s  %s\n' "$1" "$2" "$3" "$4" "$goal"
+}
+printf '%-66s %16s %16s %8s  %s\n' "benchmark" "wasitls" "native" "ratio" "goal"
 
 # Fill the cache for the guests so compile time is in no figure but the cold-compile rows.
 "$W" compile -q --tier opt "$B/bench-guest.wasm"

@@ -56,7 +56,8 @@ static const char usage_text[] =
     "  --tls-backend NAME       openssl (default) | gnutls (any case)\n"
     "  --tls-handshake-timeout T\n"
     "                           give up a handshake after T: a number with unit ms, s, m\n"
-    "                           or h (e.g. 500ms, 10s, 1h; default 10s; at most 24h)\n"
+    "                           or h, seconds without one (e.g. 500ms, 10s, 1h; default\n"
+    "                           10s; at most 24h)\n"
     "\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -331,17 +332,18 @@ static int parse(int argc, char **argv, struct run_opts *o)
             oom = push(&o->cas, &o->ncas, val);
         } else if (strcmp(name, "--tls-client-cert") == 0 ||
                    strcmp(name, "--tls-client-key") == 0) {
+            const char **slot =
+                strcmp(name, "--tls-client-cert") == 0 ? &o->client_cert : &o->client_key;
             if (!*val) return usage_error("%s needs a file", name);
-            if (strcmp(name, "--tls-client-cert") == 0)
-                o->client_cert = val;
-            else
-                o->client_key = val;
+            if (*slot) return usage_error("%s is given twice (one file each)", name);
+            *slot = val;
         } else if (strcmp(name, "--tls-backend") == 0) {
             if (set_backend(o, val)) return 2;
         } else if (strcmp(name, "--tls-handshake-timeout") == 0) {
             if (!parse_timeout(val, &o->hs_timeout_ms))
                 return usage_error("--tls-handshake-timeout takes a number with unit ms, s, m "
-                                   "or h, from 1ms to 24h (e.g. 500ms, 10s, 1h), not '%s'",
+                                   "or h (seconds without one), from 1ms to 24h (e.g. 500ms, "
+                                   "10s, 1h), not '%s'",
                                    val);
         }
         if (oom) {

@@ -122,6 +122,12 @@ void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t 
 /* What to add to the text of a fatal alert (desc) from a server that asked for a client
  * certificate: "" when it did not ask, or when the alert is not about certificates. */
 const char *wasitls__tls_client_cert_hint(bool requested, bool have_cert, int desc);
+/* Reads a PEM file the user named (what: "CA file", "client key file", ...) into *out (NUL
+ * terminated; the caller frees it), after checking that it is a regular, non-empty file of at
+ * most WASITLS__TLS_PEM_MAX bytes that holds PEM text: a FIFO or a device is refused without
+ * waiting on it or reading it. */
+#define WASITLS__TLS_PEM_MAX (64 << 20)
+int wasitls__tls_read_pem(const char *path, const char *what, char **out, wasitls_error *err);
 /* Names of TLS protocol versions for messages ("TLS 1.2"). */
 const char *wasitls__tls_version_str(uint16_t v);
 

@@ -65,6 +65,50 @@ void wasitls_tls_config_init(wasitls_tls_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+/* The files the user named, checked here so that every backend says the same words (and none
+ * waits on a FIFO or reads a device): CA files, and the client certificate and key. Fills in
+ * the key file when it is the certificate's. */
+static int check_files(wasitls_tls_config *n, wasitls_error *err)
+{
+    char *text = NULL;
+    int r = 0;
+    for (size_t i = 0; i < n->n_ca_files && r == 0; i++) {
+        r = wasitls__tls_read_pem(n->ca_files[i], "CA file", &text, err);
+        free(text);
+    }
+    if (r || (!n->client_cert_file && !n->client_key_file)) return r;
+    if (!n->client_cert_file)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "a client key ('%s') needs its client certificate as well",
+                                 n->client_key_file);
+    bool key_given = n->client_key_file != NULL;
+    if (!key_given) n->client_key_file = n->client_cert_file;
+    if ((r = wasitls__tls_read_pem(n->client_cert_file, "client certificate file", &text, err)))
+        return r;
+    bool has_cert = strstr(text, "-----BEGIN CERTIFICATE-----") != NULL;
+    free(text);
+    if (!has_cert)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "no certificate in '%s'",
+                                 n->client_cert_file);
+    if ((r = wasitls__tls_read_pem(n->client_key_file, "client key file", &text, err))) return r;
+    /* Said plainly, the same for every backend: there is nobody to ask for a passphrase. */
+    bool encrypted = strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+                     strstr(text, "Proc-Type: 4,ENCRYPTED");
+    bool has_key = strstr(text, "PRIVATE KEY-----") != NULL;
+    free(text);
+    if (encrypted)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the client key in '%s' is encrypted, and there is no way to "
+                                 "give its passphrase: decrypt it first (e.g. `openssl pkey "
+                                 "-in KEY -out PLAIN.key`)",
+                                 n->client_key_file);
+    if (!has_key)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "no private key in '%s'%s",
+                                 n->client_key_file,
+                                 key_given ? "" : " (give the key's file with --tls-client-key)");
+    return 0;
+}
+
 int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wasitls_error *err)
 {
     wasitls_tls_config n = *cfg;
@@ -94,36 +138,12 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
                                  "are supported)",
                                  n.min_version, n.max_version);
     if (!n.handshake_timeout_ms) n.handshake_timeout_ms = WASITLS_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    if (n.client_key_file && !n.client_cert_file)
-        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                 "a client key ('%s') needs its client certificate as well",
-                                 n.client_key_file);
-    if (n.client_cert_file && !n.client_key_file) n.client_key_file = n.client_cert_file;
-    const char *files[2][2] = {{n.client_cert_file, "client certificate"},
-                               {n.client_key_file, "client key"}};
-    for (int i = 0; i < 2 && n.client_cert_file; i++) {
-        FILE *fp = fopen(files[i][0], "r");
-        if (!fp)
-            return wasitls_error_set(err, WASITLS_E_NOTFOUND, "cannot open the %s file '%s': %m",
-                                     files[i][1], files[i][0]);
-        /* Said plainly, the same for every backend: there is nobody to ask for a passphrase. */
-        char line[256];
-        bool encrypted = false;
-        while (i == 1 && !encrypted && fgets(line, sizeof line, fp))
-            encrypted = strstr(line, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
-                        strstr(line, "Proc-Type: 4,ENCRYPTED");
-        fclose(fp);
-        if (encrypted)
-            return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                     "the client key in '%s' is encrypted, and there is no way to "
-                                     "give its passphrase: decrypt it first (e.g. `openssl pkey "
-                                     "-in KEY -out PLAIN.key`)",
-                                     files[i][0]);
-    }
+    int ret = check_files(&n, err);
+    if (ret < 0) return ret;
     wasitls_tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     const char *kl = n.keylog_file ? n.keylog_file : getenv("SSLKEYLOGFILE");
-    int ret = wasitls__keylog_open(kl, &ctx->keylog, err);
+    ret = wasitls__keylog_open(kl, &ctx->keylog, err);
     if (ret == 0) ret = be->ctx_new(&n, ctx->keylog, &ctx->bctx, err);
     if (ret < 0) {
         wasitls__keylog_close(ctx->keylog);

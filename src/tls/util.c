@@ -3,11 +3,15 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void wasitls__tls_fmt_tm(char *buf, size_t len, const void *tm_utc)
 {
@@ -253,4 +257,60 @@ const char *wasitls__tls_client_cert_hint(bool requested, bool have_cert, int de
     default:
         return "";
     }
+}
+
+int wasitls__tls_read_pem(const char *path, const char *what, char **out, wasitls_error *err)
+{
+    *out = NULL;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return wasitls_error_set(err, WASITLS_E_NOTFOUND, "cannot open the %s '%s': %m", what,
+                                 path);
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = wasitls_error_set(err, WASITLS_E_IO, "cannot read the %s '%s': %m", what, path);
+    else if (S_ISDIR(st.st_mode))
+        r = wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "the %s '%s' is a directory", what, path);
+    else if (!S_ISREG(st.st_mode))
+        r = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                              "the %s '%s' is not a regular file (a device, FIFO or socket)",
+                              what, path);
+    else if (st.st_size == 0)
+        r = wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "the %s '%s' is empty", what, path);
+    else if (st.st_size > WASITLS__TLS_PEM_MAX)
+        r = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                              "the %s '%s' is larger than %d MiB: that is no PEM file of "
+                              "certificates or keys",
+                              what, path, WASITLS__TLS_PEM_MAX >> 20);
+    char *buf = r ? NULL : malloc((size_t)st.st_size + 1);
+    if (!r && !buf) r = wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
+    size_t have = 0;
+    while (!r && have < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            r = wasitls_error_set(err, WASITLS_E_IO, "cannot read the %s '%s': %s", what, path,
+                                  n < 0 ? strerror(errno) : "it became shorter");
+            break;
+        }
+        have += (size_t)n;
+    }
+    close(fd);
+    if (r) {
+        free(buf);
+        return r;
+    }
+    buf[have] = '\0';
+    if (!strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the %s '%s' holds no PEM text (\"-----BEGIN ...\"); if it is "
+                                 "DER, convert it (e.g. `openssl x509 -inform DER` for a "
+                                 "certificate, `openssl pkey -inform DER` for a key)",
+                                 what, path);
+    }
+    *out = buf;
+    return 0;
 }

@@ -69,6 +69,12 @@ run_usage_exit_codes)
     expect 1 "$W" run -S tls --tls-handshake-timeout 1h "$T/missing.wasm"
     err_has "cannot read $T/missing.wasm"
     expect 1 "$W" run -S tls --tls-handshake-timeout 250ms "$T/missing.wasm"
+    expect 1 "$W" run -S tls --tls-handshake-timeout 2 "$T/missing.wasm"
+    # one client certificate and one key
+    expect 2 "$W" run -S tls --tls-client-cert a.pem --tls-client-cert b.pem x.wasm
+    err_has "--tls-client-cert is given twice"
+    expect 2 "$W" run -S tls --tls-client-key a.key --tls-client-key= x.wasm
+    err_has "--tls-client-key"
     # a directory given as a CA file
     expect 2 "$W" run -S tls --tls-ca "$T" x.wasm
     err_has "$T: is a directory, not a PEM file"
@@ -76,6 +82,9 @@ run_usage_exit_codes)
     expect 0 "$W" run --help
     out_has "--cache-dir DIR"
     out_has "ms, s, m"
+    out_has "seconds without one"
+    out_has "--tls-client-cert FILE"
+    out_has "--tls-client-key FILE"
     ;;
 run_hints)
     expect 2 "$W" run -s tls x.wasm

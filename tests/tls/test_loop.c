@@ -3,10 +3,13 @@
 #include "harness.h"
 
 #include <openssl/evp.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- servers ---- */
@@ -618,6 +621,43 @@ static int t_peer_alert(const char *be)
     return 0;
 }
 
+/* A server of another protocol (it greets first, as SSH and SMTP servers do): the error says
+ * the peer does not speak TLS, with both backends. */
+static int t_not_tls(const char *be)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof a) == 0 && listen(ls, 4) == 0 &&
+          getsockname(ls, (struct sockaddr *)&a, &alen) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        int fd = accept(ls, NULL, NULL);
+        static const char hello[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
+        if (fd >= 0 && write(fd, hello, sizeof hello - 1) > 0) {
+            char c;
+            while (read(fd, &c, 1) > 0)
+                ;
+        }
+        _exit(0);
+    }
+    close(ls);
+    wasitls_tls_conn *c;
+    const char *msg = "";
+    CHECK_OK(connect_new(tt_ctx(be, NULL, 0, 0, 0), ntohs(a.sin_port), "localhost", &c));
+    int r = tt_handshake(c, &msg);
+    fprintf(stderr, "  -> %s: %s\n", wasitls_err_name(r), msg);
+    wasitls_tls_conn_release(c);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(r == WASITLS_E_TLS_PROTOCOL);
+    CHECK_HAS(msg, "does not speak TLS");
+    return 0;
+}
+
 /* Reads the server's stdout until a line starting with prefix arrives (5 s at most). */
 static int peer_line(tt_server *s, const char *prefix, char *line, size_t len)
 {
@@ -642,10 +682,11 @@ static int peer_line(tt_server *s, const char *prefix, char *line, size_t len)
 
 /* A client certificate, to a server that requires one and trusts its issuer: accepted in
  * TLS 1.2 and 1.3, the server saw who it was, data flows. Also with certificate and key in
- * one file. */
+ * one file, and (v 3, 4) when the server names only other CAs as acceptable: the certificate is
+ * still offered (the user chose it; GnuTLS on its own would send none). */
 static int t_client_cert(const char *be)
 {
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 5; v++) {
         tt_server s;
         char path[4200];
         snprintf(path, sizeof path, "%s/tls_peer", tt_bindir());
@@ -653,9 +694,11 @@ static int t_client_cert(const char *be)
                         "clientcert",
                         (char *)tt_pki("leaf-chain.pem"),
                         (char *)tt_pki("leaf.key"),
-                        v == 1 ? "-tls13" : "-tls12",
+                        v == 1 || v == 4 ? "-tls13" : "-tls12",
                         "-ca",
                         (char *)tt_pki("root.pem"),
+                        v >= 3 ? "-ca-names" : NULL,
+                        (char *)tt_pki("other-root.pem"),
                         NULL};
         CHECK_OK(tt_spawn_server(&s, argv, "PORT "));
         const char *cert = tt_pki(v == 2 ? "client-full.pem" : "client-chain.pem");
@@ -701,39 +744,80 @@ static int t_client_cert_refused(const char *be)
  * the file named. */
 static int t_client_cert_config(const char *be)
 {
+    /* Files that are not what they should be, made here: names starting with '@' are in dir. */
+    char dir[] = "/tmp/wasitls-certcfg-XXXXXX", path[4200];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/empty.pem", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f && fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/der.pem", dir);
+    CHECK((f = fopen(path, "w")) && fwrite("\x30\x82\x01\x0a\x02\x01", 1, 6, f) == 6 &&
+          fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/fifo.pem", dir);
+    CHECK(mkfifo(path, 0600) == 0);
     static const struct {
-        const char *cert, *key;
+        const char *cert, *key, *ca;
         int code;
         const char *text;
     } cases[] = {
-        {NULL, "client.key", WASITLS_E_TLS_CONFIG, "needs its client certificate"},
-        {"no-such-file.pem", NULL, WASITLS_E_NOTFOUND, "cannot open the client certificate file"},
-        {"client-chain.pem", "no-such.key", WASITLS_E_NOTFOUND, "cannot open the client key file"},
-        {"client-chain.pem", "leaf.key", WASITLS_E_TLS_CONFIG, "does not belong to"},
-        {"client-chain.pem", "client-enc.key", WASITLS_E_TLS_CONFIG, "is encrypted"},
-        {"client.key", "client.key", WASITLS_E_TLS_CONFIG, "client certificate in"},
-        {"client-chain.pem", "client-chain.pem", WASITLS_E_TLS_CONFIG, "client-chain.pem"},
+        {NULL, "client.key", NULL, WASITLS_E_TLS_CONFIG, "needs its client certificate"},
+        {"no-such-file.pem", NULL, NULL, WASITLS_E_NOTFOUND,
+         "cannot open the client certificate file"},
+        {"client-chain.pem", "no-such.key", NULL, WASITLS_E_NOTFOUND,
+         "cannot open the client key file"},
+        {"client-chain.pem", "leaf.key", NULL, WASITLS_E_TLS_CONFIG, "does not belong to"},
+        {"client-chain.pem", "client-enc.key", NULL, WASITLS_E_TLS_CONFIG, "is encrypted"},
+        {"client.key", "client.key", NULL, WASITLS_E_TLS_CONFIG, "no certificate in"},
+        {"client-chain.pem", "client-chain.pem", NULL, WASITLS_E_TLS_CONFIG,
+         "no private key in"},
+        {"client-chain.pem", NULL, NULL, WASITLS_E_TLS_CONFIG, "give the key's file with"},
+        {"client-chain.pem", "@fifo.pem", NULL, WASITLS_E_TLS_CONFIG, "not a regular file"},
+        {"@fifo.pem", "client.key", NULL, WASITLS_E_TLS_CONFIG, "not a regular file"},
+        {"client-chain.pem", "/dev/zero", NULL, WASITLS_E_TLS_CONFIG, "not a regular file"},
+        {"@empty.pem", "client.key", NULL, WASITLS_E_TLS_CONFIG, "is empty"},
+        {"client-chain.pem", "@der.pem", NULL, WASITLS_E_TLS_CONFIG, "if it is DER"},
+        {"/tmp", "client.key", NULL, WASITLS_E_TLS_CONFIG, "is a directory"},
+        {NULL, NULL, "@fifo.pem", WASITLS_E_TLS_CONFIG, "the CA file"},
+        {NULL, NULL, "/dev/zero", WASITLS_E_TLS_CONFIG, "not a regular file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char cert[4200] = "", key[4200] = "";
-        if (cases[i].cert) snprintf(cert, sizeof cert, "%s", tt_pki(cases[i].cert));
-        if (cases[i].key) snprintf(key, sizeof key, "%s", tt_pki(cases[i].key));
+        const char *in[3] = {cases[i].cert, cases[i].key, cases[i].ca};
+        char p[3][4200];
+        for (int k = 0; k < 3; k++) {
+            if (!in[k])
+                continue;
+            else if (in[k][0] == '@')
+                snprintf(p[k], sizeof p[k], "%s/%s", dir, in[k] + 1);
+            else if (in[k][0] == '/')
+                snprintf(p[k], sizeof p[k], "%s", in[k]);
+            else
+                snprintf(p[k], sizeof p[k], "%s", tt_pki(in[k]));
+        }
+        const char *cas[1] = {p[2]};
         wasitls_tls_config cfg;
         wasitls_tls_config_init(&cfg);
         cfg.backend = be;
         cfg.no_system_trust = true;
-        cfg.client_cert_file = cases[i].cert ? cert : NULL;
-        cfg.client_key_file = cases[i].key ? key : NULL;
+        cfg.client_cert_file = in[0] ? p[0] : NULL;
+        cfg.client_key_file = in[1] ? p[1] : NULL;
+        cfg.ca_files = in[2] ? cas : NULL;
+        cfg.n_ca_files = in[2] ? 1 : 0;
         wasitls_tls_ctx *ctx = NULL;
         wasitls_error err;
         wasitls_error_clear(&err);
         int r = wasitls_tls_ctx_new(&cfg, &ctx, &err);
-        fprintf(stderr, "  -> %s + %s: %s: %s\n", cases[i].cert ? cases[i].cert : "-",
-                cases[i].key ? cases[i].key : "-", wasitls_err_name(r), err.msg);
+        fprintf(stderr, "  -> %s + %s + ca %s: %s: %s\n", in[0] ? in[0] : "-",
+                in[1] ? in[1] : "-", in[2] ? in[2] : "-", wasitls_err_name(r), err.msg);
         CHECKF(r == cases[i].code, "case %zu", i);
         CHECK_HAS(err.msg, cases[i].text);
         CHECK(ctx == NULL);
     }
+    static const char *made[] = {"empty.pem", "der.pem", "fifo.pem"};
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[k]);
+        unlink(path);
+    }
+    rmdir(dir);
     return 0;
 }
 
@@ -790,6 +874,7 @@ static const tt_case cases[] = {
     {"loop.stalled_peer", t_stalled_peer},
     {"loop.peer_alert", t_peer_alert},
     {"loop.client_cert", t_client_cert},
+    {"loop.not_tls", t_not_tls},
     {"loop.client_cert_refused", t_client_cert_refused},
     {"loop.client_cert_config", t_client_cert_config},
     {"loop.gnutls_serv", t_gnutls_serv},

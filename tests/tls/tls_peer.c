@@ -2,7 +2,11 @@
  * sockets, one thread per connection) so that it is independent of the module under test.
  * It does what `openssl s_server` cannot: misbehave on purpose.
  *
- *   tls_peer MODE CHAIN.pem KEY.pem [-tls12|-tls13] [-ca FILE]
+ *   tls_peer MODE CHAIN.pem KEY.pem [-tls12|-tls13] [-ca FILE] [-ca-names FILE]
+ *
+ * -ca FILE trusts FILE for client certificates; -ca-names FILE lists the names of the
+ * certificates in FILE as the CAs whose client certificates the server accepts (a hint that
+ * clients may follow when choosing one).
  *
  * Prints "PORT <n>" once listening on 127.0.0.1, then serves until killed. Modes:
  *   echo      echo everything; on the client's close_notify answer with ours and close
@@ -146,6 +150,13 @@ int main(int argc, char **argv)
                  SSL_CTX_load_verify_locations(ctx, argv[++i], NULL) != 1) {
             ERR_print_errors_fp(stderr);
             return 1;
+        } else if (!strcmp(argv[i], "-ca-names") && i + 1 < argc) {
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(argv[++i]);
+            if (!names) {
+                ERR_print_errors_fp(stderr);
+                return 1;
+            }
+            SSL_CTX_set_client_CA_list(ctx, names);
         }
     }
     int ls = socket(AF_INET, SOCK_STREAM, 0);

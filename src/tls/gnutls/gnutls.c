@@ -7,6 +7,7 @@
  * calling gnutls_certificate_verify_peers3) so that the failure can be explained. */
 #include "../backend.h"
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -29,6 +30,11 @@ typedef struct gt_ctx {
     uint16_t min_version, max_version;
     bool server;
     bool client_cert; /* a client certificate is configured */
+    /* It, as the retrieve callback hands it out: to every server that asks (GnuTLS itself
+     * would withhold one whose issuer is not among the CA names the server listed). */
+    gnutls_pcert_st chain[16];
+    unsigned nchain;
+    gnutls_privkey_t key;
 } gt_ctx;
 
 typedef struct gt_sess {
@@ -357,6 +363,9 @@ static void gt_ctx_free(void *p)
     if (!c) return;
     if (c->cred) gnutls_certificate_free_credentials(c->cred);
     if (c->prio) gnutls_priority_deinit(c->prio);
+    for (unsigned i = 0; i < c->nchain; i++)
+        gnutls_pcert_deinit(&c->chain[i]);
+    if (c->key) gnutls_privkey_deinit(c->key);
     free(c);
 }
 
@@ -388,6 +397,60 @@ static int keylog_cb(gnutls_session_t session, const char *label, const gnutls_d
 
 static int no_keylog_cb(gnutls_session_t session, const char *label, const gnutls_datum_t *secret)
 {
+    return 0;
+}
+
+static int retrieve_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                       gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                       gnutls_privkey_t *privkey)
+{
+    (void)req_ca_dn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+    gt_sess *s = gnutls_session_get_ptr(session);
+    /* GnuTLS neither frees nor changes what this hands out */
+    *pcert = s->ctx->chain;
+    *pcert_length = s->ctx->nchain;
+    *privkey = s->ctx->key;
+    return 0;
+}
+
+/* The client certificate (the core has checked that both files are there and hold PEM). Loaded
+ * into the credentials too, for GnuTLS's check that key and certificate are a pair. */
+static int load_client_cert(gt_ctx *c, const wasitls_tls_config *cfg, wasitls_error *err)
+{
+    const char *cert = cfg->client_cert_file, *key = cfg->client_key_file;
+    int r = gnutls_certificate_set_x509_key_file2(c->cred, cert, key, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the client key in '%s' does not belong to the client "
+                                 "certificate in '%s'",
+                                 key, cert);
+    c->nchain = sizeof c->chain / sizeof c->chain[0];
+    if (r >= 0)
+        r = gnutls_pcert_list_import_x509_file(c->chain, &c->nchain, cert, GNUTLS_X509_FMT_PEM,
+                                               NULL, NULL, 0);
+    if (r < 0) {
+        c->nchain = 0;
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot use the client certificate in '%s' (expected PEM: the "
+                                 "certificate first, then at most 15 intermediates): %s",
+                                 cert, gnutls_strerror(r));
+    }
+    gnutls_datum_t d = {NULL, 0};
+    r = gnutls_privkey_init(&c->key);
+    if (r >= 0) r = gnutls_load_file(key, &d);
+    if (r >= 0) r = gnutls_privkey_import_x509_raw(c->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (d.data) {
+        gnutls_memset(d.data, 0, d.size);
+        gnutls_free(d.data);
+    }
+    if (r < 0)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot use the client key in '%s' (expected a PEM private key "
+                                 "that is not encrypted): %s",
+                                 key, gnutls_strerror(r));
+    gnutls_certificate_set_retrieve_function2(c->cred, retrieve_cb);
+    c->client_cert = true;
     return 0;
 }
 
@@ -442,29 +505,7 @@ static int gt_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, vo
             goto fail;
         }
     }
-    if (cfg->client_cert_file) {
-        /* no passphrase: an encrypted key fails here (GnuTLS never prompts) */
-        int r = gnutls_certificate_set_x509_key_file2(c->cred, cfg->client_cert_file,
-                                                      cfg->client_key_file, GNUTLS_X509_FMT_PEM,
-                                                      NULL, 0);
-        if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-            ret = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                    "the client key in '%s' does not belong to the client "
-                                    "certificate in '%s'",
-                                    cfg->client_key_file, cfg->client_cert_file);
-            goto fail;
-        }
-        if (r < 0) {
-            ret = wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                    "cannot use the client certificate in '%s' with the key in "
-                                    "'%s' (expected PEM: the certificate first, then its "
-                                    "intermediates; a private key that is not encrypted): %s",
-                                    cfg->client_cert_file, cfg->client_key_file,
-                                    gnutls_strerror(r));
-            goto fail;
-        }
-        c->client_cert = true;
-    }
+    if (cfg->client_cert_file && (ret = load_client_cert(c, cfg, err)) < 0) goto fail;
     gnutls_certificate_set_verify_function(c->cred, verify_cb);
     c->keylog = keylog;
     *out = c;
@@ -615,14 +656,14 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
                                      "version' (this side allows %s to %s)",
                                      vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
                                      vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
-        if (handshaking && a == GNUTLS_A_HANDSHAKE_FAILURE)
+        if (handshaking && a == GNUTLS_A_HANDSHAKE_FAILURE && !hint[0])
             return wasitls_error_set(
                 err, WASITLS_E_TLS_ALERT,
                 "the peer sent fatal alert 'handshake failure' during the handshake: it may "
                 "require a client certificate, or accept none of the TLS versions or cipher "
-                "suites offered (this side allows %s to %s)%s",
+                "suites offered (this side allows %s to %s)",
                 vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
-                vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3), hint);
+                vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s%s",
                                  wasitls__tls_alert_name((int)a),
                                  handshaking ? " during the handshake" : "", hint);
@@ -634,7 +675,12 @@ static int explain_failure(gt_sess *s, int r, bool handshaking, wasitls_error *e
                                  gnutls_strerror(r),
                                  vstr(s->ctx->min_version, WASITLS_TLS_VERSION_1_2),
                                  vstr(s->ctx->max_version, WASITLS_TLS_VERSION_1_3));
-    if (r == GNUTLS_E_UNEXPECTED_PACKET_LENGTH || r == GNUTLS_E_UNEXPECTED_PACKET)
+    /* Garbage before any handshake message means another protocol; after the server's hello
+     * it is a TLS server whose message GnuTLS could not take (e.g. GnuTLS 3.7 fails on a
+     * TLS 1.3 certificate request that names no CAs). */
+    unsigned last_in = (unsigned)gnutls_handshake_get_last_in(s->s);
+    bool spoke_tls = !handshaking || (last_in >= GNUTLS_HANDSHAKE_SERVER_HELLO && last_in < 256);
+    if ((r == GNUTLS_E_UNEXPECTED_PACKET_LENGTH || r == GNUTLS_E_UNEXPECTED_PACKET) && !spoke_tls)
         return wasitls_error_set(err, WASITLS_E_TLS_PROTOCOL,
                                  "the peer does not speak TLS (%s): is this a TLS port?",
                                  gnutls_strerror(r));

@@ -558,22 +558,19 @@ static int failure(ossl_sess *s, bool handshaking, wasitls_error *err)
                 "(this side allows %s to %s)",
                 wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
                 wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
-        if (handshaking && desc == SSL3_AD_HANDSHAKE_FAILURE)
+        const char *hint = wasitls__tls_client_cert_hint(
+            s->cert_requested, SSL_get_certificate(s->ssl) != NULL, desc);
+        if (handshaking && desc == SSL3_AD_HANDSHAKE_FAILURE && !hint[0])
             return wasitls_error_set(
                 err, WASITLS_E_TLS_ALERT,
                 "the peer sent fatal alert 'handshake failure' during the handshake: it may "
                 "require a client certificate, or accept none of the TLS versions or cipher "
-                "suites offered (this side allows %s to %s)%s",
+                "suites offered (this side allows %s to %s)",
                 wasitls__tls_version_str(s->min_version ? s->min_version : 0x0303),
-                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304),
-                wasitls__tls_client_cert_hint(s->cert_requested,
-                                              SSL_get_certificate(s->ssl) != NULL, desc));
+                wasitls__tls_version_str(s->max_version ? s->max_version : 0x0304));
         return wasitls_error_set(err, WASITLS_E_TLS_ALERT, "the peer sent fatal alert '%s'%s%s",
                                  wasitls__tls_alert_name(desc),
-                                 handshaking ? " during the handshake" : "",
-                                 wasitls__tls_client_cert_hint(s->cert_requested,
-                                                               SSL_get_certificate(s->ssl) != NULL,
-                                                               desc));
+                                 handshaking ? " during the handshake" : "", hint);
     }
     if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_VERSION_TOO_LOW ||
         r == SSL_R_VERSION_TOO_HIGH || r == SSL_R_NO_PROTOCOLS_AVAILABLE ||
