@@ -479,6 +479,24 @@ int wasitls_cli_run(int argc, char **argv)
             ecfg.no_cache = true;
         }
     }
+    /* A component that is no command is told so before its core modules are compiled (which
+     * can take seconds): parse only, look for the export, then load it for real. */
+    if ((rc = wasitls_component_new(NULL, bytes, len, &comp, &err))) {
+        wasitls_error_prefix(&err, "%s", o.component);
+        goto fail;
+    }
+    /* (any version: one of another WASI release is refused below, naming its imports) */
+    bool command = wasitls_component_exports_interface(comp, "wasi:cli/run");
+    wasitls_component_free(comp);
+    comp = NULL;
+    if (!command) {
+        rc = wasitls_error_set(&err, WASITLS_E_NOTFOUND,
+                               "%s: the component exports no interface `wasi:cli/run`, so it "
+                               "is not a WASI command (a library component is called by a host "
+                               "program instead)",
+                               o.component);
+        goto fail;
+    }
     if ((rc = wasitls_engine_new(&ecfg, &engine, &err))) goto fail;
     if ((rc = wasitls_component_new(engine, bytes, len, &comp, &err))) {
         wasitls_error_prefix(&err, "%s", o.component);

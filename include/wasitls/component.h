@@ -168,13 +168,17 @@ static inline wasitls_cval wasitls_cv_own(void *rep)
 /* ---- components and instances ---- */
 
 /* Parses and validates the component's structure (hard limits; errors carry the byte offset)
- * and compiles its core modules. The bytes are copied. Constructs the loader does not support
+ * and compiles its core modules (e NULL: parses and validates only; such a component can be
+ * inspected but not instantiated). The bytes are copied. Constructs the loader does not support
  * (async built-ins, stream/future types, value definitions, start definitions, GC types) fail
  * with WASITLS_E_UNSUPPORTED_FEATURE naming the construct. Type checks that depend on
  * generative resource types happen in wasitls_cinstance_new. */
 int wasitls_component_new(wasitls_engine *e, const uint8_t *bytes, size_t len,
                           wasitls_component **out, wasitls_error *err) WASITLS_MUST_CHECK;
 void wasitls_component_free(wasitls_component *c);
+/* Does the component export an instance named `iface` ("wasi:cli/run@0.2.0"; the version is
+ * matched semver-compatibly, as wasitls_cinstance_call does; without "@version", any version)? */
+bool wasitls_component_exports_interface(const wasitls_component *c, const char *iface);
 
 /* Imports are resolved against the linker and type-checked; a missing or mismatched import
  * fails with WASITLS_E_LINK / WASITLS_E_TYPE_MISMATCH naming it (and the linker's hint). A

@@ -1929,6 +1929,21 @@ static bool name_matches(const char *have, const char *want, size_t wl)
     return wasitls__semver_compatible(&b, &a);
 }
 
+bool wasitls_component_exports_interface(const wasitls_component *c, const char *iface)
+{
+    if (!c || !c->root || !iface) return false;
+    size_t il = strlen(iface);
+    bool any_version = !strchr(iface, '@');
+    for (uint32_t i = 0; i < c->root->ndefs; i++) {
+        const wasitls__def *d = &c->root->defs[i];
+        if (d->kind != DEF_EXPORT || d->target.sort != SORT_INSTANCE || !d->name) continue;
+        if (any_version ? strncmp(d->name, iface, il) == 0 && (!d->name[il] || d->name[il] == '@')
+                        : name_matches(d->name, iface, il))
+            return true;
+    }
+    return false;
+}
+
 int wasitls_cinstance_call(wasitls_cinstance *ci, const char *name, const wasitls_cval *args,
                            size_t nargs, wasitls_cval *result, bool *has_result, wasitls_error *err)
 {

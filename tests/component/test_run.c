@@ -768,12 +768,38 @@ static void corrupt(void)
     wasitls_engine_free(e);
 }
 
+/* Which interfaces a component exports, from a parse without an engine (nothing compiled, so
+ * it cannot be instantiated). */
+static void exports(void)
+{
+    wasitls_component *hello = load(NULL, HELLO_WASM), *counter = load(NULL, COUNTER_WASM);
+    CHECK(wasitls_component_exports_interface(hello, "wasi:cli/run@0.2.0"));
+    CHECK(wasitls_component_exports_interface(hello, "wasi:cli/run@0.2.3")); /* semver */
+    CHECK(!wasitls_component_exports_interface(hello, "wasi:cli/run@0.3.0"));
+    CHECK(wasitls_component_exports_interface(hello, "wasi:cli/run")); /* any version */
+    CHECK(!wasitls_component_exports_interface(hello, "wasi:cli/ru"));
+    CHECK(!wasitls_component_exports_interface(counter, "wasi:cli/run"));
+    CHECK(!wasitls_component_exports_interface(hello, "test:counter/counter@0.1.0"));
+    CHECK(!wasitls_component_exports_interface(counter, "wasi:cli/run@0.2.0"));
+    CHECK(wasitls_component_exports_interface(counter, "test:counter/counter@0.1.0"));
+    CHECK(!wasitls_component_exports_interface(counter, NULL));
+    wasitls_linker *l;
+    CHECK(wasitls_linker_new(&l) == 0);
+    wasitls_cinstance *ci;
+    wasitls_error err;
+    CHECK(wasitls_cinstance_new(hello, l, NULL, &ci, &err) == WASITLS_E_INVAL);
+    wasitls_linker_free(l);
+    wasitls_component_free(hello);
+    wasitls_component_free(counter);
+}
+
 int main(int argc, char **argv)
 {
     static const tcase cases[] = {
         {"hello", hello},
         {"link_errors", link_errors},
         {"counter", counter},
+        {"exports", exports},
         {"res_ok", res_ok},
         {"res_drop_twice", res_drop_twice},
         {"res_use_after_drop", res_use_after_drop},
