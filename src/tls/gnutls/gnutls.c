@@ -414,30 +414,14 @@ static int retrieve_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn
     return 0;
 }
 
-/* The client certificate (the core has checked that both files are there and hold PEM). Loaded
- * into the credentials too, for GnuTLS's check that key and certificate are a pair. */
+/* The client certificate (the core has checked that both files are there and hold PEM): the key
+ * and the chain are loaded on their own first, so that an error names the file at fault, then
+ * into the credentials too, for GnuTLS's check that they are a pair. */
 static int load_client_cert(gt_ctx *c, const wasitls_tls_config *cfg, wasitls_error *err)
 {
     const char *cert = cfg->client_cert_file, *key = cfg->client_key_file;
-    int r = gnutls_certificate_set_x509_key_file2(c->cred, cert, key, GNUTLS_X509_FMT_PEM, NULL, 0);
-    if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                 "the client key in '%s' does not belong to the client "
-                                 "certificate in '%s'",
-                                 key, cert);
-    c->nchain = sizeof c->chain / sizeof c->chain[0];
-    if (r >= 0)
-        r = gnutls_pcert_list_import_x509_file(c->chain, &c->nchain, cert, GNUTLS_X509_FMT_PEM,
-                                               NULL, NULL, 0);
-    if (r < 0) {
-        c->nchain = 0;
-        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
-                                 "cannot use the client certificate in '%s' (expected PEM: the "
-                                 "certificate first, then at most 15 intermediates): %s",
-                                 cert, gnutls_strerror(r));
-    }
     gnutls_datum_t d = {NULL, 0};
-    r = gnutls_privkey_init(&c->key);
+    int r = gnutls_privkey_init(&c->key);
     if (r >= 0) r = gnutls_load_file(key, &d);
     if (r >= 0) r = gnutls_privkey_import_x509_raw(c->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0);
     if (d.data) {
@@ -449,6 +433,27 @@ static int load_client_cert(gt_ctx *c, const wasitls_tls_config *cfg, wasitls_er
                                  "cannot use the client key in '%s' (expected a PEM private key "
                                  "that is not encrypted): %s",
                                  key, gnutls_strerror(r));
+    c->nchain = sizeof c->chain / sizeof c->chain[0];
+    r = gnutls_pcert_list_import_x509_file(c->chain, &c->nchain, cert, GNUTLS_X509_FMT_PEM, NULL,
+                                           NULL, 0);
+    if (r < 0) {
+        c->nchain = 0;
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "cannot use the client certificate in '%s' (expected PEM: the "
+                                 "certificate first, then at most 15 intermediates): %s",
+                                 cert, gnutls_strerror(r));
+    }
+    r = gnutls_certificate_set_x509_key_file2(c->cred, cert, key, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the client key in '%s' does not belong to the client "
+                                 "certificate in '%s'",
+                                 key, cert);
+    if (r < 0)
+        return wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                 "the client key in '%s' and the client certificate in '%s' "
+                                 "cannot be used together: %s",
+                                 key, cert, gnutls_strerror(r));
     gnutls_certificate_set_retrieve_function2(c->cred, retrieve_cb);
     c->client_cert = true;
     return 0;
