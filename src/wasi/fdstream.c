@@ -29,7 +29,9 @@
 enum { K_SOCKET, K_NONBLOCK, K_GATED, K_REGULAR };
 enum { S_OPEN, S_FAILED, S_CLOSED };
 
-#define OBUF_CAP (64 * 1024)
+/* What check-write grants on an empty stream (and the most it buffers): more than 64 KiB, so
+ * that the records of a 64 KiB TLS write (64 KiB plus the record overheads) go out in one send. */
+#define OBUF_CAP (128 * 1024)
 
 static int classify(int fd, bool borrowed)
 {

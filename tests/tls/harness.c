@@ -185,6 +185,9 @@ static int po_write(wasitls_ostream *s, const uint8_t *buf, size_t len, wasitls_
 {
     tt_pipe *p = ((pipe_out *)s)->p;
     if (p->broken) return WASITLS_E_CLOSED;
+    if (p->limit && len > (p->len >= p->limit ? 0 : p->limit - p->len))
+        return WASITLS_E_INVAL; /* more than check-write granted */
+    if (len) p->writes++, p->last_write = len;
     tt_pipe_put(p, buf, len);
     return 0;
 }

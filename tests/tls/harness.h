@@ -75,6 +75,7 @@ typedef struct tt_pipe {
     bool eof;     /* writer finished: reads return CLOSED once drained */
     bool broken;  /* reader gone: writes fail */
     size_t limit; /* check-write grants at most this much buffered (0: unlimited) */
+    size_t writes, last_write; /* non-empty writes to the output stream, the last one's length */
     uint32_t refs;
 } tt_pipe;
 

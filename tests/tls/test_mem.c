@@ -179,13 +179,21 @@ static int t_timeout(const char *be)
     return 0;
 }
 
+/* A connection to the usual server (leaf-chain.pem as localhost), its handshake done. */
+static int open_ready(memlink *m, const char *be)
+{
+    char msg[1024];
+    if (ml_open(m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
+        return 1;
+    CHECK_OK(ml_handshake(m, msg, sizeof msg));
+    return 0;
+}
+
 static int t_data(const char *be)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
     CHECK(in && out);
@@ -229,9 +237,7 @@ static int t_close_notify(const char *be)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     if (ml_server_write(&m, "bye", 3)) return 1;
     wasitls_error e;
@@ -256,9 +262,7 @@ static int t_truncation(const char *be)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     if (ml_server_write(&m, "partial", 7)) return 1;
     m.s2c->eof = true; /* the transport ends without close_notify */
@@ -277,9 +281,7 @@ static int t_one_byte_records(const char *be)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     const char *text = "every byte of this sentence travels in a TLS record of its own";
     size_t len = strlen(text);
@@ -297,10 +299,7 @@ static int t_one_byte_records(const char *be)
 static int t_flush(const char *be)
 {
     memlink m;
-    char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     m.c2s->limit = 100; /* the transport takes 100 bytes at a time */
     wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
     wasitls_ioerr *e = NULL;
@@ -327,13 +326,63 @@ static int t_flush(const char *be)
     return 0;
 }
 
+/* A write of several records reaches the underlying stream as one write while it has room,
+ * and in order, in as many writes as it takes, when it has not. */
+static int t_coalesce(const char *be)
+{
+    memlink m;
+    if (open_ready(&m, be)) return 1;
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    wasitls_ioerr *e = NULL;
+    size_t total = 0, got = 0, cap = 1 << 20;
+    uint8_t *data = malloc(cap), *back = malloc(cap);
+    for (size_t i = 0; i < cap; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 11));
+    int end;
+    /* room everywhere: one write of each size, whatever its number of records */
+    static const size_t sizes[] = {65536, 16385, 40000, 5, 16384};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        CHECK(out->ops->check_write(out, &e) >= (int64_t)sizes[i]);
+        size_t before = m.c2s->writes;
+        CHECK_OK(out->ops->write(out, data + total, sizes[i], &e));
+        total += sizes[i];
+        CHECKF(m.c2s->writes == before + 1, "%zu bytes: %zu writes", sizes[i],
+               m.c2s->writes - before);
+        CHECKF(m.c2s->last_write > sizes[i] && m.c2s->last_write < sizes[i] + 5 * 64, "%zu: %zu",
+               sizes[i], m.c2s->last_write);
+        got += ml_server_read(&m, back + got, cap - got, &end);
+    }
+    /* a transport that takes 1000 bytes at a time: the records wait, in order */
+    m.c2s->limit = 1000;
+    size_t before = m.c2s->writes;
+    for (int i = 0; i < 3; i++) {
+        int rounds = 0;
+        while (out->ops->check_write(out, &e) == 0 && rounds++ < 10000)
+            got += ml_server_read(&m, back + got, cap - got, &end);
+        CHECK(out->ops->check_write(out, &e) >= 65536);
+        CHECK_OK(out->ops->write(out, data + total, 65536, &e));
+        total += 65536;
+    }
+    CHECK_OK(out->ops->flush(out, &e));
+    for (int rounds = 0; got < total && rounds < 100000; rounds++) {
+        got += ml_server_read(&m, back + got, cap - got, &end);
+        (void)out->ops->check_write(out, &e); /* makes progress */
+    }
+    CHECKF(got == total, "%zu of %zu", got, total);
+    CHECK(memcmp(data, back, total) == 0);
+    CHECK(m.c2s->writes - before > 3 * 65536 / 1000);
+    free(data);
+    free(back);
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(&m);
+    return 0;
+}
+
 static int t_close_output(const char *be)
 {
     memlink m;
     char msg[1024];
-    if (ml_open(&m, be, tt_ctx(be, NULL, 0, 0, 0), "leaf-chain.pem", "leaf.key", "localhost", 0, 0))
-        return 1;
-    CHECK_OK(ml_handshake(&m, msg, sizeof msg));
+    if (open_ready(&m, be)) return 1;
     wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
     wasitls_istream *in = wasitls_tls_conn_input(m.conn);
     wasitls_ioerr *e = NULL;
@@ -687,6 +736,7 @@ static const tt_case cases[] = {
     {"mem.truncation", t_truncation},
     {"mem.one_byte_records", t_one_byte_records},
     {"mem.flush", t_flush},
+    {"mem.coalesce", t_coalesce},
     {"mem.close_output", t_close_output},
     {"mem.drop_orders", t_drop_orders},
     {"mem.misuse", t_misuse},
