@@ -5,8 +5,8 @@
 #
 #   bench/run.sh BUILD_DIR        (make bench)
 # Environment: BENCH_BYTES (bulk size, default 1 GiB), BENCH_SECS (one handshake round, default
-#              6), BENCH_CONNS (default 10000), BENCH_ROUNDS (alternating native/guest rounds
-#              for handshakes, default 5), BENCH_BULK_ROUNDS (the same for bulk, each direction,
+#              3), BENCH_CONNS (default 10000), BENCH_ROUNDS (alternating native/guest rounds
+#              for handshakes, default 11), BENCH_BULK_ROUNDS (the same for bulk, each direction,
 #              default 9), BENCH_QUICK=1 (small sizes, a smoke run),
 #              BENCH_OPT_BIG=1 (also compile the 10 MB StarlingMonkey module with the opt tier:
 #              minutes and several GB), BENCH_OUT (results file, default bench/RESULTS.md).
@@ -21,9 +21,9 @@ build=$(cd "${1:-build}" && pwd)
 W="$build/wasitls"
 B="$build/bench"
 bytes=${BENCH_BYTES:-1073741824}
-secs=${BENCH_SECS:-6}
+secs=${BENCH_SECS:-3}
 conns=${BENCH_CONNS:-10000}
-rounds=${BENCH_ROUNDS:-5}
+rounds=${BENCH_ROUNDS:-11}
 brounds=${BENCH_BULK_ROUNDS:-9}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   bytes=67108864 secs=2 conns=200 rounds=${BENCH_ROUNDS:-1} brounds=${BENCH_BULK_ROUNDS:-1}
