@@ -1,4 +1,6 @@
-/* Connection streams (read, write, flush, close) and the wasi:tls handshake. */
+/* Connection streams (read, write, flush, close). Nothing here calls wasi:tls: what a TLS
+ * connection needs goes through c->tls_hooks (tls.c), so a program that never starts TLS
+ * links no wasi:tls import and runs without -S tls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,7 @@ int wasitls__tcp_advance(wasitls_conn *c); /* net.c */
 /* Reads and writes are capped so that one host call never asks for an unbounded allocation. */
 #define MAX_IO (1u << 20)
 
-static void drop_pollable(wit_handle *p)
+void wasitls__drop_pollable(wit_handle *p)
 {
     if (*p != 0) {
         wit_pollable_drop(*p);
@@ -18,7 +20,7 @@ static void drop_pollable(wit_handle *p)
     }
 }
 
-static int not_open(wasitls_conn *c, const char *what)
+int wasitls__not_open(wasitls_conn *c, const char *what)
 {
     if (c == NULL) return wasitls__err(WASITLS_ERR_INVALID, "%s: no connection", what);
     switch (c->state) {
@@ -40,7 +42,7 @@ wit_handle wasitls__conn_state_pollable(wasitls_conn *c)
         if (c->state == CONN_CONNECTING)
             c->p_state = wit_tcp_subscribe(c->sock);
         else if (c->state == CONN_HANDSHAKING)
-            c->p_state = wit_tls_future_subscribe(c->future);
+            c->p_state = c->tls_hooks->subscribe(c);
     }
     return c->p_state;
 }
@@ -55,67 +57,6 @@ wit_handle wasitls__conn_pollable(wasitls_conn *c, int which)
     return c->p_out;
 }
 
-/* ---- TLS --------------------------------------------------------------------------------- */
-
-int wasitls_tls_start(wasitls_conn *c, const char *server_name)
-{
-    int ret = not_open(c, "TLS handshake");
-    if (ret != WASITLS_OK) return ret == WASITLS_AGAIN ? WASITLS_ERR_INVALID : ret;
-    if (c->tls != 0 || c->sock == 0)
-        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: not a plain TCP connection");
-    if (c->output_closed)
-        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: output already closed");
-    if (server_name == NULL || *server_name == 0)
-        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: no server name");
-    if (!wasitls__utf8_valid(server_name))
-        return wasitls__err(WASITLS_ERR_INVALID, "TLS handshake: server name is not UTF-8");
-    char *name = strdup(server_name);
-    if (name == NULL) return wasitls__err(WASITLS_ERR_NOMEM, "TLS handshake: out of memory");
-    free(c->peer);
-    c->peer = name;
-
-    /* The constructor takes both streams by ownership; a host may refuse (trap) to take a
-     * stream that still has a pollable, so those go first. */
-    drop_pollable(&c->p_in);
-    drop_pollable(&c->p_out);
-    wit_handle hs = wit_tls_handshake_new(name, (uint32_t)strlen(name), c->in, c->out);
-    c->in = c->out = 0;
-    c->unflushed = 0; /* the TLS layer owns the TCP stream's flushing now */
-    c->future = wit_tls_handshake_finish(hs);
-    c->state = CONN_HANDSHAKING;
-    return WASITLS_OK;
-}
-
-static int tls_advance(wasitls_conn *c)
-{
-    /* Some hosts only complete the future once its pollable has been seen ready, so look at
-     * the pollable before asking for the result. */
-    if (!wit_pollable_ready(wasitls__conn_state_pollable(c))) return WASITLS_AGAIN;
-    struct wit_ret_tls_get r;
-    memset(&r, 0, sizeof r);
-    wit_tls_future_get(c->future, &r);
-    if (!r.is_some) return WASITLS_AGAIN;
-    drop_pollable(&c->p_state);
-    wit_tls_future_drop(c->future);
-    c->future = 0;
-    if (r.outer.is_err) {
-        c->state = CONN_FAILED;
-        return c->failed_status = wasitls__err(
-                   WASITLS_ERR_TLS, "TLS handshake with %s: result already taken", c->peer);
-    }
-    if (r.outer.inner.is_err) {
-        char prefix[300];
-        snprintf(prefix, sizeof prefix, "TLS handshake with %s", c->peer);
-        c->state = CONN_FAILED;
-        return c->failed_status = wasitls__err_io(WASITLS_ERR_TLS, r.outer.inner.u.err, prefix);
-    }
-    c->tls = r.outer.inner.u.ok.conn;
-    c->in = r.outer.inner.u.ok.in;
-    c->out = r.outer.inner.u.ok.out;
-    c->state = CONN_OPEN;
-    return WASITLS_OK;
-}
-
 int wasitls_conn_advance(wasitls_conn *c)
 {
     if (c == NULL) return wasitls__err(WASITLS_ERR_INVALID, "advance: no connection");
@@ -123,7 +64,7 @@ int wasitls_conn_advance(wasitls_conn *c)
     case CONN_CONNECTING:
         return wasitls__tcp_advance(c);
     case CONN_HANDSHAKING:
-        return tls_advance(c);
+        return c->tls_hooks->advance(c);
     case CONN_FAILED:
         return c->failed_status;
     case CONN_OPEN:
@@ -132,61 +73,16 @@ int wasitls_conn_advance(wasitls_conn *c)
     return WASITLS_OK;
 }
 
-int wasitls_tls_handshake(wasitls_conn *c, const char *server_name)
-{
-    int ret = wasitls_tls_start(c, server_name);
-    if (ret != WASITLS_OK) return ret;
-    while ((ret = wasitls_conn_advance(c)) == WASITLS_AGAIN)
-        wit_pollable_block(wasitls__conn_state_pollable(c));
-    return ret;
-}
-
-int wasitls_tls_connect(const char *host, uint16_t port, const char *server_name,
-                        wasitls_conn **out)
-{
-    wasitls_conn *c;
-    int ret = wasitls_tcp_connect(host, port, &c);
-    if (ret != WASITLS_OK) {
-        *out = NULL;
-        return ret;
-    }
-    if (server_name == NULL) {
-        /* A bracketed IPv6 literal names no server; the host checks the IP instead. */
-        size_t len = strlen(host);
-        char name[64];
-        if (len >= 2 && len < sizeof name && host[0] == '[' && host[len - 1] == ']') {
-            memcpy(name, host + 1, len - 2);
-            name[len - 2] = 0;
-            ret = wasitls_tls_handshake(c, name);
-            goto done;
-        }
-        server_name = host;
-    }
-    ret = wasitls_tls_handshake(c, server_name);
-done:
-    if (ret != WASITLS_OK) {
-        wasitls_close(c);
-        c = NULL;
-    }
-    *out = c;
-    return ret;
-}
-
 int wasitls_conn_is_tls(const wasitls_conn *c)
 {
     return c != NULL && (c->tls != 0 || c->state == CONN_HANDSHAKING);
-}
-
-int wasitls_tls_available(void)
-{
-    return wit_tls_is_available() != 0;
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
 static ssize_t do_read(wasitls_conn *c, void *buf, size_t len, int blocking)
 {
-    int ret = not_open(c, "read");
+    int ret = wasitls__not_open(c, "read");
     if (ret != WASITLS_OK) return ret;
     if (c->in == 0)
         return wasitls__err(WASITLS_ERR_INVALID, "read: connection has no input stream");
@@ -281,7 +177,7 @@ static int write_some(wasitls_conn *c, const void *buf, size_t n)
 
 static int writable(wasitls_conn *c, const char *what)
 {
-    int ret = not_open(c, what);
+    int ret = wasitls__not_open(c, what);
     if (ret != WASITLS_OK) return ret;
     if (c->out == 0 || c->output_closed)
         return wasitls__err(WASITLS_ERR_INVALID, "%s: output already closed", what);
@@ -343,13 +239,13 @@ int wasitls_try_flush(wasitls_conn *c)
 
 int wasitls_close_output(wasitls_conn *c)
 {
-    int ret = not_open(c, "close output");
+    int ret = wasitls__not_open(c, "close output");
     if (ret != WASITLS_OK) return ret;
     if (c->output_closed) return WASITLS_OK;
     if (c->unflushed && (ret = wasitls_flush(c)) != WASITLS_OK) return ret;
     c->output_closed = 1;
     if (c->tls != 0) {
-        wit_tls_close_output(c->tls);
+        c->tls_hooks->close_output(c);
         /* close_notify may sit in the host's buffers until the stream is flushed; a stream that
          * reports itself closed after close-output has nothing left to send. */
         struct wit_ret_unit r;
@@ -369,7 +265,7 @@ int wasitls_close_output(wasitls_conn *c)
         return WASITLS_OK;
     }
     /* stdio: dropping stdout is how a component says it is done with it. */
-    drop_pollable(&c->p_out);
+    wasitls__drop_pollable(&c->p_out);
     wit_output_drop(c->out);
     c->out = 0;
     return WASITLS_OK;
@@ -382,13 +278,12 @@ void wasitls_close(wasitls_conn *c)
     if (c == NULL) return;
     /* Children before parents: pollables, then streams (children of the TLS connection or of
      * the socket), then the TLS connection or pending future, then the socket. */
-    drop_pollable(&c->p_in);
-    drop_pollable(&c->p_out);
-    drop_pollable(&c->p_state);
+    wasitls__drop_pollable(&c->p_in);
+    wasitls__drop_pollable(&c->p_out);
+    wasitls__drop_pollable(&c->p_state);
     if (c->in != 0) wit_input_drop(c->in);
     if (c->out != 0) wit_output_drop(c->out);
-    if (c->tls != 0) wit_tls_connection_drop(c->tls);
-    if (c->future != 0) wit_tls_future_drop(c->future);
+    if (c->tls != 0 || c->future != 0) c->tls_hooks->drop(c);
     if (c->sock != 0) wit_tcp_drop(c->sock);
     free(c->peer);
     free(c);

@@ -29,7 +29,23 @@ struct wasitls_conn {
     int unflushed;     /* bytes written since the last completed flush */
     int failed_status; /* the error a CONN_FAILED connection reports again */
     char *peer;        /* "host:port" or "server-name", for error texts */
+    const struct wasitls__tls_hooks *tls_hooks; /* set when TLS starts (tls.c) */
 };
+
+/* What conn.c asks of tls.c for a connection that started TLS. Reached only through the
+ * connection, so that tls.c (and with it every wasi:tls import) is linked only into programs
+ * that call a wasitls_tls_* function. */
+struct wasitls__tls_hooks {
+    int (*advance)(wasitls_conn *c);          /* CONN_HANDSHAKING: take the result if ready */
+    wit_handle (*subscribe)(wasitls_conn *c); /* the handshake future's pollable */
+    void (*close_output)(wasitls_conn *c);    /* c->tls: queue close_notify */
+    void (*drop)(wasitls_conn *c);            /* drops c->tls and c->future (0 when absent) */
+};
+
+/* WASITLS_OK when c is open; else its error (AGAIN while connecting or handshaking). */
+int wasitls__not_open(wasitls_conn *c, const char *what);
+/* Drops *p if it is a pollable and sets it to 0. */
+void wasitls__drop_pollable(wit_handle *p);
 
 /* The pollable for a connecting/handshaking connection (0 if it has none, e.g. failed). */
 wit_handle wasitls__conn_state_pollable(wasitls_conn *c);
