@@ -64,8 +64,11 @@ server_pid=$!
 for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 port=$(cat "$tmp/port")
 
-run_guest() { # args... (opt tier, TLS granted, the bench CA trusted)
-  "$W" run --tier opt -S tls,inherit-network --tls-ca "$tmp/ca.pem" "$B/bench-guest.wasm" "$@"
+# args... (opt tier, TLS granted, the bench CA trusted, full handshakes only: the native client
+# caches no sessions either)
+run_guest_full() {
+  "$W" run --tier opt -S tls,inherit-network --tls-ca "$tmp/ca.pem" --tls-no-resume \
+    "$B/bench-guest.wasm" "$@"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
@@ -148,11 +151,11 @@ done
 nhs=() ghs=() rs=()
 for i in $(seq "$rounds"); do
   if ((i % 2)); then
-    read -r gc gs < <(run_guest handshakes "$port" "$secs")
+    read -r gc gs < <(run_guest_full handshakes "$port" "$secs")
     read -r nc ns < <("$B/bench_native" "$tmp/ca.pem" handshakes "$port" "$secs")
   else
     read -r nc ns < <("$B/bench_native" "$tmp/ca.pem" handshakes "$port" "$secs")
-    read -r gc gs < <(run_guest handshakes "$port" "$secs")
+    read -r gc gs < <(run_guest_full handshakes "$port" "$secs")
   fi
   nh=$(awk -v c="$nc" -v s="$ns" 'BEGIN { printf "%.1f", c / s }')
   gh=$(awk -v c="$gc" -v s="$gs" 'BEGIN { printf "%.1f", c / s }')

@@ -58,6 +58,8 @@ static const char usage_text[] =
     "                           give up a handshake after T: a number with unit ms, s, m\n"
     "                           or h, seconds without one (e.g. 500ms, 10s, 1h; default\n"
     "                           10s; at most 24h)\n"
+    "  --tls-no-resume          full handshakes only (by default a connection offers the\n"
+    "                           session an earlier one to the same server name saved)\n"
     "\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -78,6 +80,7 @@ static const char *const long_opts[] = {"--dir",
                                         "--tls-client-key",
                                         "--tls-backend",
                                         "--tls-handshake-timeout",
+                                        "--tls-no-resume",
                                         "--help"};
 
 /* Spellings of grants that users reach for, and the option that does it. */
@@ -117,6 +120,7 @@ struct run_opts {
     char backend_buf[32];
     const char *client_cert, *client_key;
     uint32_t hs_timeout_ms;
+    bool no_resume;
     const char *cache_dir;
     const char *component;
     char **guest_args;
@@ -302,6 +306,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
             fprintf(stderr, "\n(see `wasitls run --help`)\n");
             return 2;
         }
+        if (strcmp(name, "--tls-no-resume") == 0) { /* the one option without a value */
+            if (eq) return usage_error("%s takes no value", name);
+            o->no_resume = true;
+            continue;
+        }
         if (eq)
             val = eq + 1;
         else if (i + 1 < argc)
@@ -394,7 +403,8 @@ int wasitls_cli_run(int argc, char **argv)
         goto out;
     }
 #endif
-    if ((o.ncas || o.backend || o.hs_timeout_ms || o.client_cert || o.client_key) && !o.tls)
+    if ((o.ncas || o.backend || o.hs_timeout_ms || o.client_cert || o.client_key || o.no_resume) &&
+        !o.tls)
         fprintf(stderr, "warning: --tls-* options have no effect without -S tls\n");
 
     /* A guest writing to a pipe whose reader left gets a stream error, not a dead host. */
@@ -532,6 +542,7 @@ int wasitls_cli_run(int argc, char **argv)
         tcfg.client_cert_file = o.client_cert;
         tcfg.client_key_file = o.client_key;
         tcfg.handshake_timeout_ms = o.hs_timeout_ms;
+        tcfg.no_session_resumption = o.no_resume;
         if ((rc = wasitls_tls_register(linker, o.tls ? &tcfg : NULL, &err))) goto fail;
     }
 #else

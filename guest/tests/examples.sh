@@ -371,6 +371,27 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
     fi
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
+sdk-sessions)
+    # Session resumption through `wasitls run`: the second and later connections of one run
+    # resume the session the server gave the one before (s_server's page says so), and none
+    # does with --tls-no-resume. TLS 1.3 (tickets after the handshake) and TLS 1.2.
+    mkcerts
+    for v in -tls1_3 -tls1_2; do
+        port=$(free_port)
+        start_s_server "$port" -www "$v" -naccept 8
+        be=${WASITLS_TLS_BACKEND:+--tls-backend "$WASITLS_TLS_BACKEND"}
+        expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+            --tls-ca "$T/ca.pem" $be "$BUILD/guests/sdk-check.wasm" sessions "$port" 4
+        got=$(tr '\n' ' ' <"$T/out")
+        [ "$got" = "new reused reused reused ok sessions " ] || fail "$v: sessions: $got"
+        expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \
+            --tls-ca "$T/ca.pem" $be --tls-no-resume "$BUILD/guests/sdk-check.wasm" sessions \
+            "$port" 4
+        got=$(tr '\n' ' ' <"$T/out")
+        [ "$got" = "new new new new ok sessions " ] || fail "$v: --tls-no-resume: $got"
+        wait "$S_SERVER_PID" || true
+    done
+    ;;
 sdk-shortreads-plain | sdk-shortreads-tls)
     # 64 KiB reads that come back short, many times, from a server that writes odd-sized
     # chunks with pauses (tests/chunk-server.py); the guest checks every byte and the total.

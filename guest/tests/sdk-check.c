@@ -10,6 +10,9 @@
  *                           then shutdown(send) via close_output and CLOSED from the server
  *   tls-misuse PORT         TLS to localhost:PORT: a second handshake and calls on a NULL
  *                           connection are refused with ERR_INVALID, not traps
+ *   sessions PORT N         N connections in turn to `openssl s_server -www` on localhost:PORT,
+ *                           each reading the whole page: prints "new" or "reused" for each, as
+ *                           the page says (the host decides whether sessions are resumed)
  *   names                   non-UTF-8 and malformed names are refused before reaching the host
  *   shortreads plain|tls PORT TOTAL
  *                           a server that sends TOTAL bytes (byte i is i % 251) in odd-sized
@@ -127,6 +130,28 @@ static void tls_misuse(uint16_t port)
     EXPECT(wasitls_conn_advance(NULL) == WASITLS_ERR_INVALID);
     wasitls_close(NULL);
 }
+
+static void sessions(uint16_t port, int n)
+{
+    for (int i = 0; i < n; i++) {
+        wasitls_conn *c;
+        EXPECT(wasitls_tls_connect("localhost", port, NULL, &c) == WASITLS_OK);
+        static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+        EXPECT(wasitls_write_all(c, req, sizeof req - 1) == WASITLS_OK);
+        static char page[64 * 1024];
+        size_t got = 0;
+        ssize_t r;
+        while ((r = wasitls_read(c, page + got, sizeof page - 1 - got)) > 0)
+            got += (size_t)r;
+        EXPECT(r == WASITLS_CLOSED && got > 0);
+        page[got] = 0;
+        /* s_server -www reports the session as "New, TLSv1.3, ..." or "Reused, ..." */
+        int reused = strstr(page, "\nReused, ") != NULL;
+        EXPECT(reused || strstr(page, "\nNew, ") != NULL);
+        printf("%s\n", reused ? "reused" : "new");
+        wasitls_close(c);
+    }
+}
 #endif
 
 static void names(void)
@@ -232,6 +257,8 @@ int main(int argc, char **argv)
 #ifndef SDK_CHECK_NO_TLS
     else if (strcmp(which, "tls-misuse") == 0)
         tls_misuse(port_arg(argc, argv));
+    else if (strcmp(which, "sessions") == 0 && argc > 3)
+        sessions(port_arg(argc, argv), atoi(argv[3]));
 #endif
     else if (strcmp(which, "names") == 0)
         names();

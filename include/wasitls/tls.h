@@ -64,7 +64,15 @@ typedef struct wasitls_tls_config {
      * client_key_file, or in the same file when that is NULL. NULL: no client certificate. */
     const char *client_cert_file;
     const char *client_key_file;
+    /* Full handshakes only. By default a context remembers, per server name, the last session
+     * each server let it resume (at most WASITLS_TLS_SESSION_CACHE_MAX names, each session
+     * used once, held in memory and wiped when dropped), and a later connection to that name
+     * offers it: the server may then skip sending and checking its certificate again, which
+     * it verified for that name with this context's trust. */
+    bool no_session_resumption;
 } wasitls_tls_config;
+
+#define WASITLS_TLS_SESSION_CACHE_MAX 256
 
 /* Fills the defaults (all zero / NULL, i.e. OpenSSL, system trust, 10 s, TLS 1.2-1.3). */
 void wasitls_tls_config_init(wasitls_tls_config *cfg);
@@ -130,6 +138,9 @@ int wasitls_tls_conn_close_output(wasitls_tls_conn *c, wasitls_ioerr **err) WASI
 
 /* Facts about an established connection: "TLSv1.3" etc.; "" before the handshake finished. */
 const char *wasitls_tls_conn_version(const wasitls_tls_conn *c);
+/* True when the handshake resumed a session saved by an earlier connection to the same server
+ * name (see wasitls_tls_config.no_session_resumption); false before it finished. */
+bool wasitls_tls_conn_resumed(const wasitls_tls_conn *c);
 
 /* ---- the wasi:tls 0.2 binding ---- */
 

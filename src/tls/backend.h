@@ -25,7 +25,7 @@
 #include "wasitls/error.h"
 #include "wasitls/tls.h"
 
-#define WASITLS__TLS_BACKEND_VERSION 2
+#define WASITLS__TLS_BACKEND_VERSION 3
 
 /* Options of a server context: used by the test suite (a server over buffers made with the
  * same library) and kept here for a later server side. */
@@ -48,6 +48,10 @@ typedef struct wasitls__tls_io {
     /* Takes all len bytes of records (the core sends what the stream accepts now and queues
      * the rest). false only when out of memory. */
     bool (*push)(void *ctx, const uint8_t *buf, size_t len);
+    /* Version 3; NULL when the core does not resume sessions. A serialised session the server
+     * would let this client resume (after the handshake for TLS 1.2, with each ticket for
+     * TLS 1.3). The bytes hold secrets: the core copies them, the backend wipes its own. */
+    void (*save_session)(void *ctx, const uint8_t *data, size_t len);
 } wasitls__tls_io;
 
 typedef struct wasitls__tls_backend {
@@ -92,6 +96,13 @@ typedef struct wasitls__tls_backend {
      * first handshake step; io must outlive the session). put_cipher / cipher_pending /
      * get_cipher are not used on such a session. 0, or WASITLS_E_NOMEM. */
     int (*set_io)(void *sess, const wasitls__tls_io *io);
+
+    /* Version 3. Offers a session saved through io->save_session for resumption, before the
+     * first handshake step; data that do not parse, or a server that declines, mean a full
+     * handshake (data is not kept). */
+    void (*resume)(void *sess, const uint8_t *data, size_t len);
+    /* True once the handshake completed by resuming a session. */
+    bool (*resumed)(void *sess);
 } wasitls__tls_backend;
 
 /* Registry (backends.c). */

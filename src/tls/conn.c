@@ -11,6 +11,7 @@
  */
 #include "backend.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,26 @@
 #define CORK_MIN (16 * 1024)    /* a write of more than one record: its records go out together */
 #define CORK_MAX (128 * 1024)   /* ... in sends of at most this much */
 
+/* A session a server let us resume, by server name (lower case). Secret: wiped when dropped. */
+typedef struct saved_session {
+    char *name;
+    uint8_t *data;
+    size_t len;
+    uint64_t stamp; /* the least recent goes when the cache is full */
+} saved_session;
+
 struct wasitls_tls_ctx {
     atomic_uint refs;
     const wasitls__tls_backend *be;
     void *bctx;
     uint32_t timeout_ms;
     wasitls__keylog *keylog;
+    bool resume; /* connections offer saved sessions and save new ones */
+    /* Connections of one context may live on several threads. */
+    pthread_mutex_t lock;
+    saved_session saved[WASITLS_TLS_SESSION_CACHE_MAX];
+    size_t n_saved;
+    uint64_t clock;
 };
 
 enum { ST_HANDSHAKE, ST_OPEN, ST_FAILED };
@@ -60,6 +75,8 @@ struct wasitls_tls_conn {
     bool corked; /* records are queued in q, and sent when the write that made them returns */
     bool q_keep; /* bulk writes: q is kept when empty instead of freed */
     char version[16];
+    char *name; /* the server name in lower case: the key of its saved session */
+    bool resumed;
 };
 
 /* ---- contexts ---- */
@@ -157,13 +174,74 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
     atomic_init(&ctx->refs, 1);
     ctx->be = be;
     ctx->timeout_ms = n.handshake_timeout_ms;
+    ctx->resume = !n.no_session_resumption && be->version >= 3 && be->resume && be->resumed;
+    pthread_mutex_init(&ctx->lock, NULL);
     *out = ctx;
     return 0;
+}
+
+static void saved_drop(saved_session *e)
+{
+    explicit_bzero(e->data, e->len);
+    free(e->data);
+    free(e->name);
+    *e = (saved_session){0};
+}
+
+/* Keeps a copy of data as name's session to resume, in place of the one it had. */
+static void session_save(wasitls_tls_ctx *ctx, const char *name, const uint8_t *data, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    char *key = strdup(name);
+    if (!copy || !key) {
+        free(copy);
+        free(key);
+        return; /* nothing lost but a shorter next handshake */
+    }
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&ctx->lock);
+    size_t i = 0, oldest = 0;
+    while (i < ctx->n_saved && strcmp(ctx->saved[i].name, name) != 0) {
+        if (ctx->saved[i].stamp < ctx->saved[oldest].stamp) oldest = i;
+        i++;
+    }
+    if (i == ctx->n_saved) {
+        if (ctx->n_saved < WASITLS_TLS_SESSION_CACHE_MAX)
+            ctx->n_saved++;
+        else
+            i = oldest;
+    }
+    saved_drop(&ctx->saved[i]);
+    ctx->saved[i] = (saved_session){key, copy, len, ++ctx->clock};
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+/* Takes name's saved session out of the cache (each is offered once, RFC 8446 appendix C.4),
+ * or returns false. The caller wipes and frees *data. */
+static bool session_take(wasitls_tls_ctx *ctx, const char *name, uint8_t **data, size_t *len)
+{
+    bool found = false;
+    pthread_mutex_lock(&ctx->lock);
+    for (size_t i = 0; i < ctx->n_saved; i++) {
+        if (strcmp(ctx->saved[i].name, name) != 0) continue;
+        *data = ctx->saved[i].data;
+        *len = ctx->saved[i].len;
+        free(ctx->saved[i].name);
+        ctx->saved[i] = ctx->saved[--ctx->n_saved];
+        ctx->saved[ctx->n_saved] = (saved_session){0};
+        found = true;
+        break;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return found;
 }
 
 void wasitls_tls_ctx_free(wasitls_tls_ctx *ctx)
 {
     if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1) return;
+    for (size_t i = 0; i < ctx->n_saved; i++)
+        saved_drop(&ctx->saved[i]);
+    pthread_mutex_destroy(&ctx->lock);
     ctx->be->ctx_free(ctx->bctx);
     wasitls__keylog_close(ctx->keylog);
     free(ctx);
@@ -300,6 +378,12 @@ static bool out_blocked(wasitls_tls_conn *c)
     return !c->wr_code && (c->tout_busy || c->q_len > 0);
 }
 
+static void io_save_session(void *ctx, const uint8_t *data, size_t len)
+{
+    wasitls_tls_conn *c = ctx;
+    session_save(c->ctx, c->name, data, len);
+}
+
 static size_t io_pull(void *ctx, uint8_t *buf, size_t len)
 {
     wasitls_tls_conn *c = ctx;
@@ -342,6 +426,7 @@ static void handshake_step(wasitls_tls_conn *c)
         if (r == 0) {
             c->state = ST_OPEN;
             snprintf(c->version, sizeof c->version, "%s", c->be->version_name(c->sess));
+            c->resumed = c->ctx->resume && c->be->resumed(c->sess);
             break;
         }
         if (r != WASITLS_E_AGAIN) {
@@ -400,6 +485,10 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     }
     memcpy(z, name, len);
     z[len] = '\0';
+    /* Names are case-insensitive (RFC 4343): one spelling for SNI, the certificate check and
+     * the key of a saved session (OpenSSL resumes only under the same SNI). */
+    for (char *p = z; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
     c->refs = 1;
     c->ctx = ctx;
     atomic_fetch_add(&ctx->refs, 1);
@@ -416,8 +505,20 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     if (r == 0) r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
     if (r == 0) {
         c->io = (wasitls__tls_io){.ctx = c, .pull = io_pull, .push = io_push};
+        if (ctx->resume) {
+            c->name = z;
+            z = NULL;
+            c->io.save_session = io_save_session;
+        }
         r = c->be->set_io(c->sess, &c->io);
         if (r < 0) wasitls_error_set(&e, r, "out of memory creating a TLS session");
+    }
+    uint8_t *saved;
+    size_t saved_len;
+    if (r == 0 && c->name && session_take(ctx, c->name, &saved, &saved_len)) {
+        c->be->resume(c->sess, saved, saved_len);
+        explicit_bzero(saved, saved_len);
+        free(saved);
     }
     if (r < 0) fail(c, r == WASITLS_E_INVAL ? WASITLS_E_TLS_CONFIG : r, e.msg);
     free(z);
@@ -454,6 +555,7 @@ void wasitls_tls_conn_release(wasitls_tls_conn *c)
     free(c->fail_msg);
     free(c->rd_msg);
     free(c->wr_msg);
+    free(c->name);
     wasitls_tls_ctx_free(c->ctx);
     free(c);
 }
@@ -469,6 +571,11 @@ int wasitls_tls_conn_handshake(wasitls_tls_conn *c, wasitls_ioerr **err)
 const char *wasitls_tls_conn_version(const wasitls_tls_conn *c)
 {
     return c->version;
+}
+
+bool wasitls_tls_conn_resumed(const wasitls_tls_conn *c)
+{
+    return c->resumed;
 }
 
 /* ---- the handshake pollable ---- */

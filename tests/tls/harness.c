@@ -64,6 +64,16 @@ wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32
     return tt_ctx_client(backend, extra_ca, timeout_ms, min_v, max_v, NULL, NULL);
 }
 
+static bool no_resume;
+
+wasitls_tls_ctx *tt_ctx_resume(const char *backend, bool resume)
+{
+    no_resume = !resume;
+    wasitls_tls_ctx *ctx = tt_ctx(backend, NULL, 0, 0, 0);
+    no_resume = false;
+    return ctx;
+}
+
 wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
                                uint32_t timeout_ms, uint16_t min_v, uint16_t max_v,
                                const char *cert, const char *key)
@@ -84,6 +94,7 @@ wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
     cfg.max_version = max_v;
     cfg.client_cert_file = cert;
     cfg.client_key_file = key;
+    cfg.no_session_resumption = no_resume;
     wasitls_tls_ctx *ctx;
     wasitls_error err;
     if (wasitls_tls_ctx_new(&cfg, &ctx, &err) < 0) {

@@ -67,6 +67,9 @@ wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
                                uint32_t timeout_ms, uint16_t min_v, uint16_t max_v,
                                const char *cert, const char *key);
 
+/* tt_ctx with default versions and timeout, and session resumption on or off. */
+wasitls_tls_ctx *tt_ctx_resume(const char *backend, bool resume);
+
 /* ---- in-memory byte pipes as host streams ---- */
 
 typedef struct tt_pipe {

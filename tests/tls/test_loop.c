@@ -102,7 +102,10 @@ static int gnutls_serv(tt_server *s, const char *priority)
 
 /* ---- s_server: success and rejections ---- */
 
-static int get_www(wasitls_tls_ctx *ctx, int port, const char *name, const char *want_version)
+/* GET / from s_server -www over ctx (kept), reading to the server's close_notify (TLS 1.3
+ * session tickets arrive on the way); *resumed: whether the handshake resumed a session. */
+static int get_www_on(wasitls_tls_ctx *ctx, int port, const char *name, const char *want_version,
+                      bool *resumed)
 {
     wasitls_tls_conn *c;
     const char *msg;
@@ -124,9 +127,68 @@ static int get_www(wasitls_tls_ctx *ctx, int port, const char *name, const char 
     CHECKF(end == WASITLS_E_CLOSED, "%s %s", wasitls_err_name(end), msg);
     CHECK_OK(wasitls_ostream_free(out));
     CHECK_OK(wasitls_istream_free(in));
+    if (resumed) *resumed = wasitls_tls_conn_resumed(c);
     wasitls_tls_conn_release(c);
-    wasitls_tls_ctx_free(ctx);
     return 0;
+}
+
+static int get_www(wasitls_tls_ctx *ctx, int port, const char *name, const char *want_version)
+{
+    int r = get_www_on(ctx, port, name, want_version, NULL);
+    wasitls_tls_ctx_free(ctx);
+    return r;
+}
+
+/* Session resumption: a second connection to the same name resumes the first one's session
+ * (each session is used once, and a resumed connection saves a new one), whatever the case of
+ * the name; another name, another context, or a context without resumption does not. */
+static int resume_case(const char *be, const char *opt, const char *version)
+{
+    tt_server s;
+    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", opt, NULL));
+    wasitls_tls_ctx *ctx = tt_ctx_resume(be, true);
+    static const struct {
+        const char *name;
+        bool resumed;
+    } steps[] = {{"localhost", false}, {"localhost", true}, {"LocalHost", true},
+                 {"127.0.0.1", false}, {"127.0.0.1", true}, {"localhost", true}};
+    int r = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && r == 0; i++) {
+        bool resumed = !steps[i].resumed;
+        r = get_www_on(ctx, s.port, steps[i].name, version, &resumed);
+        if (r == 0 && resumed != steps[i].resumed) {
+            fprintf(stderr, "step %zu (%s): resumed %d, want %d\n", i, steps[i].name, resumed,
+                    steps[i].resumed);
+            r = 1;
+        }
+    }
+    wasitls_tls_ctx_free(ctx);
+    /* A new context has its own cache; one without resumption never resumes. */
+    for (int k = 0; k < 2 && r == 0; k++) {
+        ctx = tt_ctx_resume(be, k == 0);
+        for (int i = 0; i < 2 && r == 0; i++) {
+            bool resumed = true;
+            r = get_www_on(ctx, s.port, "localhost", version, &resumed);
+            bool want = k == 0 && i == 1;
+            if (r == 0 && resumed != want) {
+                fprintf(stderr, "context %d, connection %d: resumed %d\n", k, i, resumed);
+                r = 1;
+            }
+        }
+        wasitls_tls_ctx_free(ctx);
+    }
+    tt_stop_server(&s);
+    return r;
+}
+
+static int t_resume12(const char *be)
+{
+    return resume_case(be, "-tls1_2", "TLS 1.2");
+}
+
+static int t_resume13(const char *be)
+{
+    return resume_case(be, "-tls1_3", "TLS 1.3");
 }
 
 static int t_chain12(const char *be)
@@ -879,6 +941,8 @@ static const tt_case cases[] = {
     {"loop.client_cert_config", t_client_cert_config},
     {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},
+    {"loop.resume12", t_resume12},
+    {"loop.resume13", t_resume13},
     {"loop.chain13", t_chain13},
     {"loop.ip_san", t_ip_san},
     {"loop.ca_file", t_ca_file},

@@ -607,10 +607,47 @@ static int gt_server_new(void *ctx, void **out, wasitls_error *err)
     return r;
 }
 
+/* A session the server lets us resume, for the core's cache. */
+static void save_session(gt_sess *s)
+{
+    gnutls_datum_t d = {NULL, 0};
+    if (gnutls_session_get_data2(s->s, &d) == 0 && d.size > 0)
+        s->io->save_session(s->io->ctx, d.data, d.size);
+    if (d.data) {
+        gnutls_memset(d.data, 0, d.size);
+        gnutls_free(d.data);
+    }
+}
+
+/* TLS 1.3: the session becomes resumable with each NewSessionTicket, after the handshake
+ * (asking for it before one arrived would wait for it). */
+static int ticket_hook(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
+                       const gnutls_datum_t *msg)
+{
+    (void)htype, (void)when, (void)incoming, (void)msg;
+    gt_sess *s = gnutls_session_get_ptr(session);
+    if (s && (gnutls_session_get_flags(session) & GNUTLS_SFLAGS_SESSION_TICKET)) save_session(s);
+    return 0;
+}
+
 static int gt_set_io(void *p, const wasitls__tls_io *io)
 {
-    ((gt_sess *)p)->io = io;
+    gt_sess *s = p;
+    s->io = io;
+    if (io->save_session)
+        gnutls_handshake_set_hook_function(s->s, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                           GNUTLS_HOOK_POST, ticket_hook);
     return 0;
+}
+
+static void gt_resume(void *p, const uint8_t *data, size_t len)
+{
+    (void)gnutls_session_set_data(((gt_sess *)p)->s, data, len); /* else a full handshake */
+}
+
+static bool gt_resumed(void *p)
+{
+    return gnutls_session_is_resumed(((gt_sess *)p)->s) != 0;
 }
 
 static int gt_put_cipher(void *p, const uint8_t *buf, size_t len)
@@ -708,6 +745,9 @@ static int gt_handshake(void *p, wasitls_error *err)
               s->in.len < before));
     if (r == 0) {
         s->done = true;
+        /* TLS 1.2: resumable now (session ID or ticket); TLS 1.3: see ticket_hook. */
+        if (s->io && s->io->save_session && gnutls_protocol_get_version(s->s) == GNUTLS_TLS1_2)
+            save_session(s);
         return 0;
     }
     if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) return WASITLS_E_AGAIN;
@@ -788,4 +828,6 @@ const wasitls__tls_backend wasitls__tls_gnutls = {
     .close_notify = gt_close_notify,
     .version_name = gt_version_name,
     .set_io = gt_set_io,
+    .resume = gt_resume,
+    .resumed = gt_resumed,
 };

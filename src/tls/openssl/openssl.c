@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,7 +38,8 @@ typedef struct ossl_sess {
     char key_type[16];
     /* the first fatal alert received from the peer */
     int alert_in;
-    bool cert_requested; /* the server asked for a client certificate */
+    bool cert_requested;       /* the server asked for a client certificate */
+    const wasitls__tls_io *io; /* the core's transport, or NULL */
 } ossl_sess;
 
 typedef struct ossl_ctx {
@@ -219,6 +221,23 @@ static int load_client_cert(SSL_CTX *ctx, const wasitls_tls_config *cfg, wasitls
     return 0;
 }
 
+/* A session the server lets us resume (TLS 1.2: at the end of the handshake; TLS 1.3: each
+ * NewSessionTicket): serialised for the core's cache. 0: OpenSSL keeps no reference. */
+static void save_session(ossl_sess *s, SSL_SESSION *sess)
+{
+    if (!s || !s->io || !s->io->save_session || !SSL_SESSION_is_resumable(sess)) return;
+    int len = i2d_SSL_SESSION(sess, NULL);
+    unsigned char *buf = len > 0 ? malloc((size_t)len) : NULL, *p = buf;
+    if (buf && i2d_SSL_SESSION(sess, &p) == len) s->io->save_session(s->io->ctx, buf, (size_t)len);
+    if (buf) OPENSSL_clear_free(buf, (size_t)len);
+}
+
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    save_session(SSL_get_ex_data(ssl, sess_index), sess);
+    return 0;
+}
+
 static int ossl_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, void **out,
                         wasitls_error *err)
 {
@@ -241,8 +260,14 @@ static int ossl_ctx_new(const wasitls_tls_config *cfg, wasitls__keylog *keylog, 
     SSL_CTX_set_security_level(c->ctx, 2);
     SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
     SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    /* No session resumption yet: there is no session cache shared across guests. */
-    SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+    /* Sessions to resume go to the core's cache (io->save_session), none to OpenSSL's. */
+    if (cfg->no_session_resumption) {
+        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+    } else {
+        SSL_CTX_set_session_cache_mode(c->ctx,
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c->ctx, new_session_cb);
+    }
     if (keylog) {
         c->keylog = keylog;
         SSL_CTX_set_app_data(c->ctx, c);
@@ -599,11 +624,29 @@ static int ossl_set_io(void *p, const wasitls__tls_io *io)
     if (!b) return WASITLS_E_NOMEM;
     BIO_set_data(b, (void *)io);
     BIO_set_init(b, 1);
+    s->io = io;
     SSL_set_bio(s->ssl, b, b); /* frees the memory BIOs; one reference serves both ways */
     s->rbio = s->wbio = NULL;
     SSL_set_read_ahead(s->ssl, 1);
     SSL_set_default_read_buffer_len(s->ssl, READ_BUF_LEN);
     return 0;
+}
+
+static void ossl_resume(void *p, const uint8_t *data, size_t len)
+{
+    ossl_sess *s = p;
+    const unsigned char *q = data;
+    SSL_SESSION *ss = len <= LONG_MAX ? d2i_SSL_SESSION(NULL, &q, (long)len) : NULL;
+    if (ss) {
+        SSL_set_session(s->ssl, ss); /* takes its own reference */
+        SSL_SESSION_free(ss);
+    }
+    ERR_clear_error();
+}
+
+static bool ossl_resumed(void *p)
+{
+    return SSL_session_reused(((ossl_sess *)p)->ssl) == 1;
 }
 
 static int ossl_put_cipher(void *p, const uint8_t *buf, size_t len)
@@ -638,7 +681,13 @@ static int ossl_handshake(void *p, wasitls_error *err)
     ossl_sess *s = p;
     ERR_clear_error();
     int r = SSL_do_handshake(s->ssl);
-    if (r == 1) return 0;
+    if (r == 1) {
+        /* A resumed TLS 1.2 session makes no new one, and stays resumable: saved again (the
+         * core hands each saved session out once). */
+        if (SSL_session_reused(s->ssl) && SSL_version(s->ssl) == TLS1_2_VERSION)
+            save_session(s, SSL_get_session(s->ssl));
+        return 0;
+    }
     int e = SSL_get_error(s->ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return WASITLS_E_AGAIN;
     return failure(s, true, err);
@@ -720,4 +769,6 @@ const wasitls__tls_backend wasitls__tls_openssl = {
     .close_notify = ossl_close_notify,
     .version_name = ossl_version_name,
     .set_io = ossl_set_io,
+    .resume = ossl_resume,
+    .resumed = ossl_resumed,
 };
