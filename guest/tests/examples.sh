@@ -65,6 +65,23 @@ start_s_server() {
     fail "s_server did not start"
 }
 
+# start_py_server NAME ARGS...: tests/NAME.py DIR ARGS... in the background (its pid in srv),
+# once it has written DIR/NAME.port.
+start_py_server() {
+    local name=$1
+    shift
+    python3 "$(dirname "$0")/$name.py" "$T" "$@" >"$T/$name.log" 2>&1 &
+    srv=$!
+    pids+=($srv)
+    for _ in $(seq 1 200); do
+        [ -f "$T/$name.port" ] && return 0
+        kill -0 "$srv" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$T/$name.log" >&2
+    fail "$name did not start"
+}
+
 mkcerts() {
     openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 1 \
         -subj "/CN=wasitls test CA" -keyout "$T/ca.key" -out "$T/ca.pem" \
@@ -371,6 +388,24 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
     fi
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
+sdk-send-close-plain | sdk-send-close-tls)
+    # Write a lot, close, exit, never read what the server sent: everything must still arrive
+    # (a socket closed with unread input is reset by the kernel, which drops its send queue).
+    mode=${TEST#sdk-send-close-}
+    mkcerts
+    total=16000000
+    start_py_server slow-sink "$mode" "$total"
+    read -r port <"$T/slow-sink.port"
+    if [ "$mode" = tls ]; then
+        expect_status 0 "$WASITLS" run -S tls,inherit-network --tls-ca "$T/ca.pem" \
+            ${WASITLS_TLS_BACKEND:+--tls-backend "$WASITLS_TLS_BACKEND"} \
+            "$BUILD/guests/sdk-check.wasm" send-close tls "$port" "$total"
+    else
+        expect_status 0 "$WASITLS" run -S inherit-network "$BUILD/guests/sdk-check-plain.wasm" \
+            send-close plain "$port" "$total"
+    fi
+    wait "$srv" || { cat "$T/slow-sink.log" >&2; fail "the server did not get everything"; }
+    ;;
 sdk-sessions)
     # Session resumption through `wasitls run`: the second and later connections of one run
     # resume the session the server gave the one before (s_server's page says so), and none
@@ -397,15 +432,7 @@ sdk-shortreads-plain | sdk-shortreads-tls)
     # chunks with pauses (tests/chunk-server.py); the guest checks every byte and the total.
     mode=${TEST#sdk-shortreads-}
     mkcerts
-    python3 "$(dirname "$0")/chunk-server.py" "$T" "$mode" >"$T/chunk-server.log" 2>&1 &
-    srv=$!
-    pids+=($srv)
-    for _ in $(seq 1 200); do
-        [ -f "$T/chunk-server.port" ] && break
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.05
-    done
-    [ -f "$T/chunk-server.port" ] || { cat "$T/chunk-server.log" >&2; fail "chunk-server did not start"; }
+    start_py_server chunk-server "$mode"
     read -r port total <"$T/chunk-server.port"
     if [ "$mode" = tls ]; then
         expect_status 0 "$WASITLS" run -S tls,inherit-network,allow-ip-name-lookup \

@@ -10,6 +10,10 @@
  *                           then shutdown(send) via close_output and CLOSED from the server
  *   tls-misuse PORT         TLS to localhost:PORT: a second handshake and calls on a NULL
  *                           connection are refused with ERR_INVALID, not traps
+ *   send-close plain|tls PORT TOTAL
+ *                           writes TOTAL bytes (byte i is i % 251) to 127.0.0.1:PORT, closes
+ *                           the output and the connection and exits, never reading what the
+ *                           server said (tests/slow-sink.py checks that everything arrived)
  *   sessions PORT N         N connections in turn to `openssl s_server -www` on localhost:PORT,
  *                           each reading the whole page: prints "new" or "reused" for each, as
  *                           the page says (the host decides whether sessions are resumed)
@@ -154,6 +158,44 @@ static void sessions(uint16_t port, int n)
 }
 #endif
 
+/* The connection of a case with arguments plain|tls PORT TOTAL (argv[2..4]): plain TCP to
+ * 127.0.0.1, or TLS to it as localhost. */
+static wasitls_conn *connect_mode(int argc, char **argv, int *tls, long *total)
+{
+    EXPECT(argc >= 5);
+    *tls = strcmp(argv[2], "tls") == 0;
+    EXPECT(*tls || strcmp(argv[2], "plain") == 0);
+    int p = atoi(argv[3]);
+    EXPECT(p > 0 && p < 65536);
+    *total = atol(argv[4]);
+    EXPECT(*total > 0);
+    wasitls_conn *c = NULL;
+#ifdef SDK_CHECK_NO_TLS
+    EXPECT(!*tls);
+#else
+    if (*tls) EXPECT(wasitls_tls_connect("127.0.0.1", (uint16_t)p, "localhost", &c) == WASITLS_OK);
+#endif
+    if (!*tls) EXPECT(wasitls_tcp_connect("127.0.0.1", (uint16_t)p, &c) == WASITLS_OK);
+    return c;
+}
+
+static void send_close(int argc, char **argv)
+{
+    int tls;
+    long total;
+    wasitls_conn *c = connect_mode(argc, argv, &tls, &total);
+    static unsigned char buf[251 * 256];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i % 251);
+    for (long pos = 0; pos < total;) {
+        size_t n = total - pos < (long)sizeof buf ? (size_t)(total - pos) : sizeof buf;
+        EXPECT(wasitls_write_all(c, buf, n) == WASITLS_OK); /* whole periods: i % 251 holds */
+        pos += (long)n;
+    }
+    EXPECT(wasitls_close_output(c) == WASITLS_OK);
+    wasitls_close(c);
+}
+
 static void names(void)
 {
     wasitls_conn *c;
@@ -175,20 +217,9 @@ static void names(void)
  * copied there; either way a short read must fill exactly the first n bytes. */
 static void shortreads(int argc, char **argv)
 {
-    EXPECT(argc >= 5);
-    int tls = strcmp(argv[2], "tls") == 0;
-    EXPECT(tls || strcmp(argv[2], "plain") == 0);
-    int p = atoi(argv[3]);
-    EXPECT(p > 0 && p < 65536);
-    long total = atol(argv[4]);
-    EXPECT(total > 0);
-    wasitls_conn *c = NULL;
-#ifdef SDK_CHECK_NO_TLS
-    EXPECT(!tls);
-#else
-    if (tls) EXPECT(wasitls_tls_connect("localhost", (uint16_t)p, NULL, &c) == WASITLS_OK);
-#endif
-    if (!tls) EXPECT(wasitls_tcp_connect("127.0.0.1", (uint16_t)p, &c) == WASITLS_OK);
+    int tls;
+    long total;
+    wasitls_conn *c = connect_mode(argc, argv, &tls, &total);
     EXPECT(!!wasitls_conn_is_tls(c) == tls);
 
     enum { BIG = 64 * 1024, GUARD = 256 };
@@ -264,6 +295,8 @@ int main(int argc, char **argv)
         names();
     else if (strcmp(which, "shortreads") == 0)
         shortreads(argc, argv);
+    else if (strcmp(which, "send-close") == 0)
+        send_close(argc, argv);
     else if (strcmp(which, "exit") == 0 && argc > 2)
         wasitls_exit(atoi(argv[2])); /* the host's exit status is checked from outside */
     else {

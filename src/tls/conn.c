@@ -182,7 +182,7 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
 
 static void saved_drop(saved_session *e)
 {
-    explicit_bzero(e->data, e->len);
+    if (e->data) explicit_bzero(e->data, e->len);
     free(e->data);
     free(e->name);
     *e = (saved_session){0};

@@ -61,10 +61,27 @@ typedef struct network {
 
 #define SE(x) WASITLS__SE_##x
 
+/* Closing a TCP socket whose receive queue holds unread bytes makes the kernel reset the
+ * connection instead of ending it (RFC 2525 2.17), and drop what it had not sent yet: the tail
+ * of what the guest wrote would never arrive. Guests that stop reading are common (a TLS 1.3
+ * client that only writes never reads the server's session tickets), so what is unread now is
+ * discarded first (the guest can no longer read it anyway), and the close is an ordinary FIN
+ * after the data. Bounded: a peer that keeps sending still gets its reset. */
+static void discard_unread(int fd)
+{
+    char buf[16384];
+    for (int i = 0; i < 64; i++) {
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+    }
+}
+
 static void sock_unref(void *p)
 {
     sock *s = p;
     if (--s->refs == 0) {
+        if (s->tcp && s->state == ST_CONNECTED) discard_unread(s->fd);
         wasitls__fd_close(s->fd);
         free(s);
     }
