@@ -802,6 +802,10 @@ static int64_t tout_check_write(wasitls_ostream *base, wasitls_ioerr **err)
     int f = flush_progress(c);
     if (f < 0) return report(c->wr_code, c->wr_msg, err);
     if (f == 0) return 0;
+    /* Records waiting go out as the stream takes them, flush or no flush: this is also the
+     * output pollable's readiness, and a writer waiting for room must not wait forever. */
+    if (c->q_len) drain_out(c);
+    if (c->wr_code) return report(c->wr_code, c->wr_msg, err);
     return c->q_len >= OUT_HIGH ? 0 : PLAIN_ROOM;
 }
 

@@ -378,6 +378,50 @@ static int t_coalesce(const char *be)
     return 0;
 }
 
+/* A writer that never flushes: once check-write said 0 (records waiting in the connection),
+ * it says more again as soon as the transport takes them, without a flush in between. */
+static int t_backpressure(const char *be)
+{
+    memlink m;
+    if (open_ready(&m, be)) return 1;
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    wasitls_ioerr *e = NULL;
+    size_t total = 4 << 20, sent = 0, got = 0;
+    uint8_t *data = malloc(total), *back = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 13));
+    m.c2s->limit = 1000; /* the transport takes 1000 bytes at a time */
+    int end, zeros = 0;
+    while (sent < total) {
+        int64_t room = out->ops->check_write(out, &e);
+        CHECK(room >= 0);
+        if (room == 0) {
+            zeros++;
+            int rounds = 0;
+            while (out->ops->check_write(out, &e) == 0 && rounds++ < 10000)
+                got += ml_server_read(&m, back + got, total - got, &end); /* room again */
+            CHECKF(rounds < 10000, "check-write stays 0 after %zu of %zu bytes", sent, total);
+            continue;
+        }
+        size_t k = total - sent < (size_t)room ? total - sent : (size_t)room;
+        CHECK_OK(out->ops->write(out, data + sent, k, &e));
+        sent += k;
+    }
+    CHECK(zeros > 0); /* the case is about a full connection: make sure it was */
+    CHECK_OK(out->ops->flush(out, &e));
+    for (int rounds = 0; got < total && rounds < 100000; rounds++) {
+        got += ml_server_read(&m, back + got, total - got, &end);
+        (void)out->ops->check_write(out, &e);
+    }
+    CHECKF(got == total, "%zu of %zu", got, total);
+    CHECK(memcmp(data, back, total) == 0);
+    free(data);
+    free(back);
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(&m);
+    return 0;
+}
+
 static int t_close_output(const char *be)
 {
     memlink m;
@@ -737,6 +781,7 @@ static const tt_case cases[] = {
     {"mem.one_byte_records", t_one_byte_records},
     {"mem.flush", t_flush},
     {"mem.coalesce", t_coalesce},
+    {"mem.backpressure", t_backpressure},
     {"mem.close_output", t_close_output},
     {"mem.drop_orders", t_drop_orders},
     {"mem.misuse", t_misuse},
