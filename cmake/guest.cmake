@@ -157,8 +157,14 @@ function(wasitls_add_guest)
     endif()
   endforeach()
 
+  # Every guest gets a fallback cabi_realloc; commands get our _start (guest/src/start.c says
+  # why) instead of wasi-libc's crt1-command.o.
+  set(rt "${PROJECT_SOURCE_DIR}/guest/src/realloc.c")
+  if(G_KIND STREQUAL "command")
+    list(APPEND rt "${PROJECT_SOURCE_DIR}/guest/src/start.c")
+  endif()
   set(objdir "${CMAKE_CURRENT_BINARY_DIR}/guest-${G_NAME}")
-  _wasitls_guest_objects(objs "${objdir}" SOURCES ${G_SOURCES}
+  _wasitls_guest_objects(objs "${objdir}" SOURCES ${G_SOURCES} ${rt}
                          INCLUDES ${G_INCLUDES} CFLAGS ${G_CFLAGS})
 
   set(core "${objdir}/${G_NAME}.core.wasm")
@@ -168,6 +174,8 @@ function(wasitls_add_guest)
   endif()
   if(G_KIND STREQUAL "reactor")
     list(APPEND ldflags -mexec-model=reactor)
+  else()
+    list(APPEND ldflags -nostartfiles)
   endif()
   add_custom_command(
     OUTPUT "${core}"

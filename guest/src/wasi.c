@@ -8,6 +8,12 @@
 
 /* ---- cabi_realloc ------------------------------------------------------------------------ */
 
+/* start.c must be this program's _start (see there): linking the SDK pulls it in, and without
+ * -nostartfiles the link fails instead of building a program whose every cabi_realloc call
+ * re-runs the C library's destructors. */
+extern const char wasitls__start_linked;
+__attribute__((used)) static const char *const need_start = &wasitls__start_linked;
+
 static void *realloc_target;
 static size_t realloc_target_cap;
 /* Returned for zero-byte allocations: non-null and aligned for any type, never freed. */

@@ -388,6 +388,13 @@ sdk-refused | sdk-timeout | sdk-plain-redis | sdk-tls-misuse | sdk-names)
     fi
     grep -q "^ok $case" "$T/out" || fail "unexpected output: $(cat "$T/out")"
     ;;
+sdk-fread-poll)
+    # Buffered file reads with host calls that return lists in between (guest/src/start.c).
+    mkdir -p "$T/files"
+    expect_status 0 "$WASITLS" run --dir "$T/files::/files" "$BUILD/guests/sdk-check-plain.wasm" \
+        fread-poll /files
+    grep -q "^ok fread-poll" "$T/out" || fail "unexpected output: $(cat "$T/out")"
+    ;;
 sdk-send-close-plain | sdk-send-close-tls)
     # Write a lot, close, exit, never read what the server sent: everything must still arrive
     # (a socket closed with unread input is reset by the kernel, which drops its send queue).

@@ -10,6 +10,9 @@
  *                           then shutdown(send) via close_output and CLOSED from the server
  *   tls-misuse PORT         TLS to localhost:PORT: a second handshake and calls on a NULL
  *                           connection are refused with ERR_INVALID, not traps
+ *   fread-poll DIR          writes DIR/fread-poll.bin, reads it back with fread in 32 KiB steps
+ *                           and a wasitls_poll between them (the host then calls cabi_realloc,
+ *                           which must not disturb the C library): every byte is checked
  *   send-close plain|tls PORT TOTAL
  *                           writes TOTAL bytes (byte i is i % 251) to 127.0.0.1:PORT, closes
  *                           the output and the connection and exits, never reading what the
@@ -196,6 +199,36 @@ static void send_close(int argc, char **argv)
     wasitls_close(c);
 }
 
+static void fread_poll(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fread-poll.bin", dir);
+    enum { TOTAL = 3 * 1024 * 1024 + 12345, STEP = 32768 };
+    FILE *f = fopen(path, "wb");
+    EXPECT(f != NULL);
+    for (long i = 0; i < TOTAL; i++)
+        EXPECT(fputc((int)(i % 251), f) != EOF);
+    EXPECT(fclose(f) == 0);
+    f = fopen(path, "rb");
+    EXPECT(f != NULL);
+    static unsigned char buf[STEP];
+    long pos = 0;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != (unsigned char)((pos + (long)i) % 251)) {
+                fprintf(stderr, "sdk-check fread-poll: byte %ld is %u, want %u\n", pos + (long)i,
+                        buf[i], (unsigned)((pos + (long)i) % 251));
+                wasitls_exit(1);
+            }
+        pos += (long)n;
+        EXPECT(wasitls_poll(NULL, 0, 0) == 0); /* the host returns a list: cabi_realloc */
+    }
+    EXPECT(pos == TOTAL);
+    fclose(f);
+    remove(path);
+}
+
 static void names(void)
 {
     wasitls_conn *c;
@@ -297,6 +330,8 @@ int main(int argc, char **argv)
         shortreads(argc, argv);
     else if (strcmp(which, "send-close") == 0)
         send_close(argc, argv);
+    else if (strcmp(which, "fread-poll") == 0 && argc > 2)
+        fread_poll(argv[2]);
     else if (strcmp(which, "exit") == 0 && argc > 2)
         wasitls_exit(atoi(argv[2])); /* the host's exit status is checked from outside */
     else {
