@@ -198,10 +198,13 @@ static int add_s(struct run_opts *o, const char *list)
 /* "10s", "500ms", "2m", "1h", or plain seconds; 1 ms to 24 h. */
 static bool parse_timeout(const char *s, uint32_t *ms)
 {
+    /* Decimal only: strtod would also take "nan", "inf" and hexadecimal. */
+    size_t digits = strspn(s, "0123456789.");
+    if (digits == 0 || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))) return false;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v < 0) return false;
+    if (errno || end != s + digits || !(v >= 0)) return false;
     double mul = 1000;
     if (*end == 0 || strcmp(end, "s") == 0)
         mul = 1000;
@@ -345,6 +348,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 strcmp(name, "--tls-client-cert") == 0 ? &o->client_cert : &o->client_key;
             if (!*val) return usage_error("%s needs a file", name);
             if (*slot) return usage_error("%s is given twice (one file each)", name);
+            struct stat st;
+            if (stat(val, &st) == 0 && S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "error: %s %s: is a directory, not a PEM file\n", name, val);
+                fprintf(stderr, "(see `wasitls run --help`)\n");
+                return 2;
+            }
             *slot = val;
         } else if (strcmp(name, "--tls-backend") == 0) {
             if (set_backend(o, val)) return 2;

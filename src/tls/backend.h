@@ -125,7 +125,8 @@ const char *wasitls__tls_alert_name(int desc);
  * a typo there would otherwise silently fall back to other trust anchors. */
 int wasitls__tls_check_env_trust(wasitls_error *err);
 /* NSS key log: opened by the core per context (NULL when off); backends append lines. */
-int wasitls__keylog_open(const char *path, wasitls__keylog **out, wasitls_error *err);
+int wasitls__keylog_open(const char *path, const char *from, wasitls__keylog **out,
+                         wasitls_error *err); /* from: " (named by ...)" for the message, or NULL */
 void wasitls__keylog_close(wasitls__keylog *k);
 /* Appends "LABEL CLIENT_RANDOM_HEX SECRET_HEX\n" (or a ready line when random is NULL). */
 void wasitls__keylog_write(wasitls__keylog *k, const char *label, const uint8_t *random,

@@ -164,7 +164,8 @@ int wasitls_tls_ctx_new(const wasitls_tls_config *cfg, wasitls_tls_ctx **out, wa
     wasitls_tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     const char *kl = n.keylog_file ? n.keylog_file : getenv("SSLKEYLOGFILE");
-    ret = wasitls__keylog_open(kl, &ctx->keylog, err);
+    ret = wasitls__keylog_open(kl, n.keylog_file ? NULL : " (named by $SSLKEYLOGFILE)",
+                               &ctx->keylog, err);
     if (ret == 0) ret = be->ctx_new(&n, ctx->keylog, &ctx->bctx, err);
     if (ret < 0) {
         wasitls__keylog_close(ctx->keylog);
@@ -502,6 +503,9 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     wasitls_error_clear(&e);
     bool is_ip = len > 0 && !memchr(name, '\0', len) && wasitls__tls_is_ip(z);
     int r = is_ip ? 0 : wasitls__tls_check_dns_name(name, len, &e);
+    /* "example.org." is the same name, but neither SNI (RFC 6066 section 3) nor a certificate
+     * spells it with the root's dot. */
+    if (r == 0 && !is_ip && len > 1 && z[len - 1] == '.') z[len - 1] = '\0';
     if (r == 0) r = c->be->client_new(ctx->bctx, z, is_ip, &c->sess, &e);
     if (r == 0) {
         c->io = (wasitls__tls_io){.ctx = c, .pull = io_pull, .push = io_push};

@@ -170,8 +170,11 @@ int wasitls__tls_check_env_trust(wasitls_error *err)
         for (char *one = strtok_r(copy, ":", &save); one; one = strtok_r(NULL, ":", &save)) {
             DIR *dir = opendir(one);
             if (!dir) {
-                int r =
-                    wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "SSL_CERT_DIR=%s: %s: %m", d, one);
+                /* the one at fault, and the whole list only when it has several */
+                int r = strcmp(one, d) == 0
+                            ? wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "SSL_CERT_DIR=%s: %m", d)
+                            : wasitls_error_set(err, WASITLS_E_TLS_CONFIG,
+                                                "SSL_CERT_DIR=%s: %s: %m", d, one);
                 free(copy);
                 return r;
             }
@@ -187,7 +190,8 @@ struct wasitls__keylog {
     pthread_mutex_t lock; /* contexts are shared by threads */
 };
 
-int wasitls__keylog_open(const char *path, wasitls__keylog **out, wasitls_error *err)
+int wasitls__keylog_open(const char *path, const char *from, wasitls__keylog **out,
+                         wasitls_error *err)
 {
     *out = NULL;
     if (!path || !*path) return 0;
@@ -195,8 +199,8 @@ int wasitls__keylog_open(const char *path, wasitls__keylog **out, wasitls_error 
     if (!k) return wasitls_error_set(err, WASITLS_E_NOMEM, "out of memory");
     k->f = fopen(path, "a");
     if (!k->f) {
-        int r =
-            wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "cannot open the key log '%s': %m", path);
+        int r = wasitls_error_set(err, WASITLS_E_TLS_CONFIG, "cannot open the key log '%s'%s: %m",
+                                  path, from ? from : "");
         free(k);
         return r;
     }

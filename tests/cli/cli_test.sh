@@ -64,6 +64,10 @@ run_usage_exit_codes)
     err_has "24h"
     expect 2 "$W" run --tls-handshake-timeout 10x x.wasm
     err_has "ms, s, m or h"
+    for t in nan inf 0x10 0x1p-1 -1s 1e3 ' 5' ''; do
+        expect 2 "$W" run --tls-handshake-timeout "$t" x.wasm
+    done
+    expect 1 "$W" run -S tls --tls-handshake-timeout 1.5s "$T/missing.wasm"
     expect 2 "$W" run --tier slow x.wasm
     # accepted: units up to hours (the run then fails on the missing file, with 1)
     expect 1 "$W" run -S tls --tls-handshake-timeout 1h "$T/missing.wasm"
@@ -78,6 +82,13 @@ run_usage_exit_codes)
     # a directory given as a CA file
     expect 2 "$W" run -S tls --tls-ca "$T" x.wasm
     err_has "$T: is a directory, not a PEM file"
+    expect 2 "$W" run -S tls --tls-client-cert "$T" x.wasm
+    err_has "--tls-client-cert $T: is a directory, not a PEM file"
+    expect 2 "$W" run -S tls --tls-client-cert a.pem --tls-client-key "$T" x.wasm
+    err_has "--tls-client-key $T: is a directory"
+    # --tls-no-resume takes no value
+    expect 2 "$W" run -S tls --tls-no-resume=yes x.wasm
+    err_has "takes no value"
     # --help documents the new option and units
     expect 0 "$W" run --help
     out_has "--cache-dir DIR"

@@ -181,6 +181,22 @@ static int resume_case(const char *be, const char *opt, const char *version)
     return r;
 }
 
+/* GET / from s_server -www serving leaf.pem (+ int.pem) with option opt, as name. */
+static int www_case(const char *be, const char *opt, const char *name, const char *version)
+{
+    tt_server s;
+    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", opt, NULL));
+    int r = get_www(tt_ctx(be, NULL, 0, 0, 0), s.port, name, version);
+    tt_stop_server(&s);
+    return r;
+}
+
+/* A fully qualified name with the root's dot is the same server, same certificate. */
+static int t_trailing_dot(const char *be)
+{
+    return www_case(be, NULL, "localhost.", NULL);
+}
+
 static int t_resume12(const char *be)
 {
     return resume_case(be, "-tls1_2", "TLS 1.2");
@@ -193,29 +209,17 @@ static int t_resume13(const char *be)
 
 static int t_chain12(const char *be)
 {
-    tt_server s;
-    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", "-tls1_2", NULL));
-    int r = get_www(tt_ctx(be, NULL, 0, 0, 0), s.port, "localhost", "TLS 1.2");
-    tt_stop_server(&s);
-    return r;
+    return www_case(be, "-tls1_2", "localhost", "TLS 1.2");
 }
 
 static int t_chain13(const char *be)
 {
-    tt_server s;
-    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", "-tls1_3", NULL));
-    int r = get_www(tt_ctx(be, NULL, 0, 0, 0), s.port, "localhost", "TLS 1.3");
-    tt_stop_server(&s);
-    return r;
+    return www_case(be, "-tls1_3", "localhost", "TLS 1.3");
 }
 
 static int t_ip_san(const char *be)
 {
-    tt_server s;
-    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", NULL, NULL));
-    int r = get_www(tt_ctx(be, NULL, 0, 0, 0), s.port, "127.0.0.1", NULL);
-    tt_stop_server(&s);
-    return r;
+    return www_case(be, NULL, "127.0.0.1", NULL);
 }
 
 static int t_ca_file(const char *be)
@@ -942,6 +946,7 @@ static const tt_case cases[] = {
     {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},
     {"loop.resume12", t_resume12},
+    {"loop.trailing_dot", t_trailing_dot},
     {"loop.resume13", t_resume13},
     {"loop.chain13", t_chain13},
     {"loop.ip_san", t_ip_san},
