@@ -88,6 +88,22 @@ int wasitls_pollable_block(wasitls_pollable *p) WASITLS_MUST_CHECK;
 int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out,
                  size_t *nready) WASITLS_MUST_CHECK;
 
+/* Output that an object holds on its own (bytes a stream buffered, TLS records queued) goes on
+ * while the guest waits on anything else: such an object lists itself here while it holds
+ * some, and every wait of wasitls_poll on this thread makes it progress and waits on it too.
+ * So a guest that writes, flushes and then only waits for the reply still gets its bytes
+ * delivered. progress() must not block and returns true when nothing is left (the writer is
+ * then unlisted); it may list or unlist other writers. The struct is the owner's; it must be
+ * unlisted (wasitls_bg_writer_remove) before the owner is freed. Both calls are idempotent. */
+typedef struct wasitls_bg_writer {
+    bool (*progress)(struct wasitls_bg_writer *w);
+    void (*wait_on)(struct wasitls_bg_writer *w, wasitls_waitset *ws);
+    struct wasitls_bg_writer *prev, *next; /* the registry's */
+    bool listed;
+} wasitls_bg_writer;
+void wasitls_bg_writer_add(wasitls_bg_writer *w);
+void wasitls_bg_writer_remove(wasitls_bg_writer *w);
+
 /* A pollable that is ready at an absolute monotonic time (monotonic-clock.subscribe-*). */
 wasitls_pollable *wasitls_pollable_deadline(uint64_t mono_ns);
 

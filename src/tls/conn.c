@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ struct wasitls_tls_conn {
     wasitls__tls_io io;                 /* how the backend reaches tin / tout */
     uint8_t *q;                         /* records the underlying stream has not taken yet */
     size_t q_off, q_len, q_cap;
+    wasitls_bg_writer bg; /* listed while q holds records: they go out while the guest waits */
     bool corked; /* records are queued in q, and sent when the write that made them returns */
     bool q_keep; /* bulk writes: q is kept when empty instead of freed */
     char version[16];
@@ -329,6 +331,7 @@ static void drain_out(wasitls_tls_conn *c)
     c->q_off += k;
     c->q_len -= k;
     if (c->q_len == 0) c->q_off = 0;
+    if (c->q_len == 0 || c->wr_code) wasitls_bg_writer_remove(&c->bg);
     if ((c->q_len == 0 && !c->q_keep) || c->wr_code) {
         /* ciphertext only: no wipe; freed so that idle connections hold no buffer */
         free(c->q);
@@ -370,7 +373,21 @@ static bool io_push(void *ctx, const uint8_t *buf, size_t len)
     if (!q_reserve(c, len)) return false;
     memcpy(c->q + c->q_off + c->q_len, buf, len);
     c->q_len += len;
+    wasitls_bg_writer_add(&c->bg);
     return true;
+}
+
+static bool conn_bg_progress(wasitls_bg_writer *w)
+{
+    wasitls_tls_conn *c = (wasitls_tls_conn *)((char *)w - offsetof(wasitls_tls_conn, bg));
+    drain_out(c);
+    return c->q_len == 0 || c->wr_code;
+}
+
+static void conn_bg_wait_on(wasitls_bg_writer *w, wasitls_waitset *ws)
+{
+    wasitls_tls_conn *c = (wasitls_tls_conn *)((char *)w - offsetof(wasitls_tls_conn, bg));
+    c->tout->ops->wait_on(c->tout, ws);
 }
 
 /* True while records wait in q or in the underlying stream. */
@@ -491,6 +508,7 @@ int wasitls_tls_client_new(wasitls_tls_ctx *ctx, const char *name, size_t len, w
     for (char *p = z; *p; p++)
         if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
     c->refs = 1;
+    c->bg = (wasitls_bg_writer){.progress = conn_bg_progress, .wait_on = conn_bg_wait_on};
     c->ctx = ctx;
     atomic_fetch_add(&ctx->refs, 1);
     c->be = ctx->be;
@@ -544,6 +562,7 @@ void wasitls_tls_conn_release(wasitls_tls_conn *c)
         if (c->be->close_notify(c->sess, &e) == 0) drain_out(c);
     }
     if (c->sess) c->be->sess_free(c->sess);
+    wasitls_bg_writer_remove(&c->bg);
     free(c->q);
     /* The underlying streams were handed over without children (the binding checks); if one
      * has them anyway it is left alive rather than freed under them. */

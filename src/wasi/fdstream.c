@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -164,6 +165,7 @@ typedef struct {
     size_t off, len;
     void (*release)(void *ctx);
     void *ctx;
+    wasitls_bg_writer bg; /* listed while buf holds bytes: they drain while the guest waits */
 } fd_ostream;
 
 static void fdo_set_failed(fd_ostream *s, int e)
@@ -211,15 +213,36 @@ static ssize_t fdo_push(fd_ostream *s, const uint8_t *p, size_t n)
 
 static void fdo_drain(fd_ostream *s)
 {
-    if (s->state != S_OPEN || s->len == 0) return;
+    if (s->state != S_OPEN || s->len == 0) {
+        wasitls_bg_writer_remove(&s->bg);
+        return;
+    }
     ssize_t w = fdo_push(s, s->buf + s->off, s->len);
-    if (w < 0) return;
+    if (w < 0) {
+        wasitls_bg_writer_remove(&s->bg);
+        return;
+    }
     s->off += (size_t)w;
     s->len -= (size_t)w;
     if (s->len == 0) {
         s->off = 0;
         s->flushing = false;
+        wasitls_bg_writer_remove(&s->bg);
     }
+}
+
+static bool fdo_bg_progress(wasitls_bg_writer *w)
+{
+    fd_ostream *s = (fd_ostream *)((char *)w - offsetof(fd_ostream, bg));
+    fdo_drain(s);
+    return s->state != S_OPEN || s->len == 0;
+}
+
+static void fdo_wait_on(wasitls_ostream *base, wasitls_waitset *ws);
+
+static void fdo_bg_wait_on(wasitls_bg_writer *w, wasitls_waitset *ws)
+{
+    fdo_wait_on((wasitls_ostream *)((char *)w - offsetof(fd_ostream, bg)), ws);
 }
 
 static int64_t fdo_status(fd_ostream *s, wasitls_ioerr **err)
@@ -261,6 +284,7 @@ static int fdo_write(wasitls_ostream *base, const uint8_t *p, size_t n, wasitls_
     }
     memcpy(s->buf + s->off + s->len, p, n);
     s->len += n;
+    wasitls_bg_writer_add(&s->bg);
     return 0;
 }
 
@@ -306,6 +330,7 @@ static void fdo_destroy(wasitls_ostream *base)
         if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
         fdo_drain(s);
     }
+    wasitls_bg_writer_remove(&s->bg);
     wasitls_ioerr_free(s->fail);
     free(s->buf);
     if (!s->borrowed) wasitls__fd_close(s->fd);
@@ -330,6 +355,8 @@ wasitls_ostream *wasitls__ostream_fd_ex(int fd, bool borrowed, void (*release)(v
     fd_ostream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->base.ops = &fdo_ops;
+    s->bg.progress = fdo_bg_progress;
+    s->bg.wait_on = fdo_bg_wait_on;
     s->fd = fd;
     s->borrowed = borrowed;
     s->kind = (uint8_t)classify(fd, borrowed);

@@ -443,6 +443,57 @@ void wasitls_pollable_free(wasitls_pollable *p)
     if (p) p->ops->destroy(p);
 }
 
+/* ---- background writers ---- */
+
+static _Thread_local wasitls_bg_writer *bg_head;
+static _Thread_local uint64_t bg_gen; /* changes with every add and remove */
+
+void wasitls_bg_writer_add(wasitls_bg_writer *w)
+{
+    if (w->listed) return;
+    w->prev = NULL;
+    w->next = bg_head;
+    if (bg_head) bg_head->prev = w;
+    bg_head = w;
+    w->listed = true;
+    bg_gen++;
+}
+
+void wasitls_bg_writer_remove(wasitls_bg_writer *w)
+{
+    if (!w->listed) return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        bg_head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->listed = false;
+    bg_gen++;
+}
+
+/* Lets every listed writer push what it can. A progress() may (un)list others, so the walk
+ * starts over after a change; the bound only guards against writers that relist each other. */
+static void bg_progress(void)
+{
+    for (int pass = 0; pass < 64; pass++) {
+        uint64_t gen = bg_gen;
+        wasitls_bg_writer *w = bg_head;
+        while (w && gen == bg_gen) {
+            wasitls_bg_writer *next = w->next;
+            if (w->progress(w)) wasitls_bg_writer_remove(w);
+            w = next;
+        }
+        if (gen == bg_gen) return;
+    }
+}
+
+static void bg_wait_on(wasitls_waitset *ws)
+{
+    for (wasitls_bg_writer *w = bg_head; w; w = w->next)
+        w->wait_on(w, ws);
+}
+
 int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out, size_t *nready)
 {
     *nready = 0;
@@ -450,6 +501,7 @@ int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out, siz
     wasitls_waitset ws = {0};
     int rc = 0;
     for (;;) {
+        bg_progress();
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
             if (ps[i]->ops->ready(ps[i])) ready_out[k++] = (uint32_t)i;
@@ -460,6 +512,7 @@ int wasitls_poll(wasitls_pollable *const *ps, size_t n, uint32_t *ready_out, siz
         waitset_reset(&ws);
         for (size_t i = 0; i < n; i++)
             ps[i]->ops->wait_on(ps[i], &ws);
+        bg_wait_on(&ws);
         rc = wait_union(&ws);
         if (rc) break;
     }

@@ -378,6 +378,15 @@ static int t_coalesce(const char *be)
     return 0;
 }
 
+/* n bytes of a pattern that repeats rarely (k varies it), for transfers checked at the end. */
+static uint8_t *patterned(size_t n, unsigned k)
+{
+    uint8_t *p = malloc(n);
+    for (size_t i = 0; p && i < n; i++)
+        p[i] = (uint8_t)(i * k + (i >> 10));
+    return p;
+}
+
 /* A writer that never flushes: once check-write said 0 (records waiting in the connection),
  * it says more again as soon as the transport takes them, without a flush in between. */
 static int t_backpressure(const char *be)
@@ -387,9 +396,7 @@ static int t_backpressure(const char *be)
     wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
     wasitls_ioerr *e = NULL;
     size_t total = 4 << 20, sent = 0, got = 0;
-    uint8_t *data = malloc(total), *back = malloc(total);
-    for (size_t i = 0; i < total; i++)
-        data[i] = (uint8_t)(i * 7 + (i >> 13));
+    uint8_t *data = patterned(total, 7), *back = malloc(total);
     m.c2s->limit = 1000; /* the transport takes 1000 bytes at a time */
     int end, zeros = 0;
     while (sent < total) {
@@ -415,6 +422,40 @@ static int t_backpressure(const char *be)
     }
     CHECKF(got == total, "%zu of %zu", got, total);
     CHECK(memcmp(data, back, total) == 0);
+    free(data);
+    free(back);
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(&m);
+    return 0;
+}
+
+/* Records the connection queued go out while the application waits on something else (here a
+ * timer), with no call on the connection or its streams in between. */
+static int t_background(const char *be)
+{
+    memlink m;
+    if (open_ready(&m, be)) return 1;
+    wasitls_ostream *out = wasitls_tls_conn_output(m.conn);
+    wasitls_ioerr *e = NULL;
+    size_t cap = 1 << 20, sent = 0, got = 0;
+    uint8_t *data = patterned(cap, 11), *back = malloc(cap);
+    m.c2s->limit = 1000;
+    int64_t room;
+    while (sent + 65536 <= cap && (room = out->ops->check_write(out, &e)) > 0) {
+        size_t k = (size_t)room < 65536 ? (size_t)room : 65536;
+        CHECK_OK(out->ops->write(out, data + sent, k, &e));
+        sent += k;
+    }
+    CHECK(sent > 256 * 1024); /* records wait in the connection now */
+    int end;
+    for (int round = 0; round < 100000 && got < sent; round++) {
+        got += ml_server_read(&m, back + got, cap - got, &end);
+        wasitls_pollable *d = wasitls_pollable_deadline(wasitls_now_ns() + 100000);
+        CHECK_OK(wasitls_pollable_block(d));
+        wasitls_pollable_free(d);
+    }
+    CHECKF(got == sent, "%zu of %zu", got, sent);
+    CHECK(memcmp(data, back, sent) == 0);
     free(data);
     free(back);
     CHECK_OK(wasitls_ostream_free(out));
@@ -782,6 +823,7 @@ static const tt_case cases[] = {
     {"mem.flush", t_flush},
     {"mem.coalesce", t_coalesce},
     {"mem.backpressure", t_backpressure},
+    {"mem.background", t_background},
     {"mem.close_output", t_close_output},
     {"mem.drop_orders", t_drop_orders},
     {"mem.misuse", t_misuse},

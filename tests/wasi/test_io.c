@@ -528,6 +528,48 @@ static void t_many_pollables(void)
 
 /* ---- parent/child lifetimes ---- */
 
+/* Bytes a stream buffered go on to the kernel while the caller waits on something else: a
+ * writer that flushed and then waits only for the reply must not wait forever. */
+static void t_background_drain(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    wasitls_ostream *out = wasitls_ostream_fd(sv[0], false);
+    wasitls_ioerr *err = NULL;
+    static uint8_t chunk[16384];
+    memset(chunk, 'b', sizeof chunk);
+    /* fill the socket, then the stream's own buffer */
+    size_t written = 0;
+    for (int i = 0; i < 100000; i++) {
+        int64_t room = out->ops->check_write(out, &err);
+        CHECK(room >= 0);
+        if (room < (int64_t)sizeof chunk) break;
+        CHECK(out->ops->write(out, chunk, sizeof chunk, &err) == 0);
+        written += sizeof chunk;
+    }
+    CHECK(out->ops->flush(out, &err) == 0);
+    CHECK(out->ops->check_write(out, &err) == 0); /* bytes are held in the stream */
+    /* the reader takes everything the kernel has, touching nothing of the writer's */
+    static uint8_t sink[1 << 16];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(sv[1], sink, sizeof sink)) > 0)
+        got += (size_t)r;
+    CHECK(got < written);
+    /* a wait on something unrelated: the held bytes move meanwhile */
+    for (int round = 0; round < 1000 && got < written; round++) {
+        wasitls_pollable *d = wasitls_pollable_deadline(wasitls_now_ns() + 2000000);
+        CHECK(wasitls_pollable_block(d) == 0);
+        wasitls_pollable_free(d);
+        while ((r = read(sv[1], sink, sizeof sink)) > 0)
+            got += (size_t)r;
+    }
+    CHECK(got == written);
+    CHECK(out->ops->check_write(out, &err) > 0); /* the flush completed on its own */
+    CHECK(wasitls_ostream_free(out) == 0);
+    close(sv[1]);
+}
+
 static void t_children(void)
 {
     int p[2];
@@ -685,6 +727,7 @@ int main(int argc, char **argv)
         {"tcp_loopback", t_tcp_loopback},
         {"many_pollables", t_many_pollables},
         {"children", t_children},
+        {"background_drain", t_background_drain},
         {"blocking_helpers", t_blocking_helpers},
         {"stdio_gated", t_stdio_gated},
     };
