@@ -369,6 +369,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return 1;
         }
     }
+    if (o->client_key && !o->client_cert)
+        return usage_error("--tls-client-key %s needs --tls-client-cert as well", o->client_key);
     if (i >= argc) return usage_error("%s", "missing COMPONENT.wasm");
     o->component = argv[i];
     o->guest_args = argv + i;

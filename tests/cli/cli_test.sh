@@ -86,6 +86,8 @@ run_usage_exit_codes)
     err_has "--tls-client-cert $T: is a directory, not a PEM file"
     expect 2 "$W" run -S tls --tls-client-cert a.pem --tls-client-key "$T" x.wasm
     err_has "--tls-client-key $T: is a directory"
+    expect 2 "$W" run -S tls --tls-client-key a.key x.wasm
+    err_has "needs --tls-client-cert as well"
     # --tls-no-resume takes no value
     expect 2 "$W" run -S tls --tls-no-resume=yes x.wasm
     err_has "takes no value"

@@ -116,12 +116,12 @@ case "$case" in
     [ "$rc" = 0 ] || fail "exit status $rc"
     has out "none is configured (--tls-client-cert)" ;;
   client-cert-bad)
-    # a key without its certificate, and a key that is not the certificate's: wasitls stops
-    # before the guest runs, naming the files
+    # a key without its certificate (a usage error), and a key that is not the certificate's:
+    # wasitls stops before the guest runs, naming the files
     start_peer clientcert -ca "$pki/root.pem"
     run "${GRANT[@]}" --tls-client-key "$pki/client.key" -- api "$port"
-    [ "$rc" = 1 ] || fail "exit status $rc"
-    has err "needs its client certificate"
+    [ "$rc" = 2 ] || fail "exit status $rc"
+    has err "needs --tls-client-cert as well"
     run "${GRANT[@]}" --tls-client-cert "$pki/client-chain.pem" --tls-client-key "$pki/leaf.key" \
       -- api "$port"
     [ "$rc" = 1 ] || fail "exit status $rc"

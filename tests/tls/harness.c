@@ -64,6 +64,16 @@ wasitls_tls_ctx *tt_ctx(const char *backend, const char *const *extra_ca, uint32
     return tt_ctx_client(backend, extra_ca, timeout_ms, min_v, max_v, NULL, NULL);
 }
 
+void tt_config(wasitls_tls_config *cfg, const char *backend, const char **ca)
+{
+    *ca = tt_pki("root.pem");
+    wasitls_tls_config_init(cfg);
+    cfg->backend = backend;
+    cfg->ca_files = ca;
+    cfg->n_ca_files = 1;
+    cfg->no_system_trust = true;
+}
+
 static bool no_resume;
 
 wasitls_tls_ctx *tt_ctx_resume(const char *backend, bool resume)

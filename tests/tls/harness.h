@@ -67,6 +67,9 @@ wasitls_tls_ctx *tt_ctx_client(const char *backend, const char *const *extra_ca,
                                uint32_t timeout_ms, uint16_t min_v, uint16_t max_v,
                                const char *cert, const char *key);
 
+/* A client configuration for backend trusting only the test root (*ca holds its path and must
+ * outlive cfg); everything else default. */
+void tt_config(wasitls_tls_config *cfg, const char *backend, const char **ca);
 /* tt_ctx with default versions and timeout, and session resumption on or off. */
 wasitls_tls_ctx *tt_ctx_resume(const char *backend, bool resume);
 

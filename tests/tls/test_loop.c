@@ -197,6 +197,48 @@ static int t_trailing_dot(const char *be)
     return www_case(be, NULL, "localhost.", NULL);
 }
 
+/* The key log has a line for every connection, resumed ones included (GnuTLS logs none for a
+ * resumed TLS 1.2 handshake itself). */
+static int t_keylog_resumed(const char *be)
+{
+    char path[] = "/tmp/wasitls-keylog-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    const char *ca;
+    wasitls_tls_config cfg;
+    tt_config(&cfg, be, &ca);
+    cfg.keylog_file = path;
+    wasitls_tls_ctx *ctx;
+    wasitls_error err;
+    CHECKF(wasitls_tls_ctx_new(&cfg, &ctx, &err) == 0, "%s", err.msg);
+    tt_server s;
+    CHECK_OK(s_server(&s, "leaf.pem", "leaf.key", "int.pem", "-tls1_2", NULL));
+    bool resumed[3];
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(get_www_on(ctx, s.port, "localhost", "TLS 1.2", &resumed[i]));
+    tt_stop_server(&s);
+    wasitls_tls_ctx_free(ctx);
+    CHECK(!resumed[0] && resumed[1] && resumed[2]);
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    char line[512], randoms[3][80];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char label[64], rnd[80], secret[200];
+        CHECKF(sscanf(line, "%63s %79s %199s", label, rnd, secret) == 3 &&
+                   !strcmp(label, "CLIENT_RANDOM") && strlen(rnd) == 64 && strlen(secret) == 96,
+               "%s", line);
+        CHECK(n < 3);
+        snprintf(randoms[n++], sizeof randoms[0], "%s", rnd);
+    }
+    fclose(f);
+    unlink(path);
+    CHECKF(n == 3, "%d lines", n);
+    CHECK(strcmp(randoms[0], randoms[1]) && strcmp(randoms[1], randoms[2]));
+    return 0;
+}
+
 static int t_resume12(const char *be)
 {
     return resume_case(be, "-tls1_2", "TLS 1.2");
@@ -946,6 +988,7 @@ static const tt_case cases[] = {
     {"loop.gnutls_serv", t_gnutls_serv},
     {"loop.chain12", t_chain12},
     {"loop.resume12", t_resume12},
+    {"loop.keylog_resumed", t_keylog_resumed},
     {"loop.trailing_dot", t_trailing_dot},
     {"loop.resume13", t_resume13},
     {"loop.chain13", t_chain13},

@@ -758,13 +758,9 @@ static int t_keylog(const char *be)
     close(fd);
     for (int v = 0; v < 2; v++) {
         uint16_t ver = v ? WASITLS_TLS_VERSION_1_3 : WASITLS_TLS_VERSION_1_2;
-        const char *cas[] = {tt_pki("root.pem")};
+        const char *ca;
         wasitls_tls_config cfg;
-        wasitls_tls_config_init(&cfg);
-        cfg.backend = be;
-        cfg.ca_files = cas;
-        cfg.n_ca_files = 1;
-        cfg.no_system_trust = true;
+        tt_config(&cfg, be, &ca);
         cfg.min_version = cfg.max_version = ver;
         if (v)
             cfg.keylog_file = path;

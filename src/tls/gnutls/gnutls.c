@@ -745,9 +745,18 @@ static int gt_handshake(void *p, wasitls_error *err)
               s->in.len < before));
     if (r == 0) {
         s->done = true;
+        bool tls12 = gnutls_protocol_get_version(s->s) == GNUTLS_TLS1_2;
+        /* GnuTLS logs no key for a resumed TLS 1.2 handshake (there is no key exchange); the
+         * line is ours to write, as OpenSSL does: the client random and the master secret. */
+        if (tls12 && s->ctx->keylog && gnutls_session_is_resumed(s->s)) {
+            gnutls_datum_t client, server, master;
+            gnutls_session_get_random(s->s, &client, &server);
+            gnutls_session_get_master_secret(s->s, &master);
+            wasitls__keylog_write(s->ctx->keylog, "CLIENT_RANDOM", client.data, client.size,
+                                  master.data, master.size);
+        }
         /* TLS 1.2: resumable now (session ID or ticket); TLS 1.3: see ticket_hook. */
-        if (s->io && s->io->save_session && gnutls_protocol_get_version(s->s) == GNUTLS_TLS1_2)
-            save_session(s);
+        if (s->io && s->io->save_session && tls12) save_session(s);
         return 0;
     }
     if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) return WASITLS_E_AGAIN;
