@@ -115,6 +115,31 @@ function stageWit(witArg, stage) {
     }
 }
 
+// What guest/README.md says a C module needs with Debian's wasi-libc: an exported
+// cabi_realloc (else the preview1 adapter allocates behind malloc's back) and, in a command,
+// no exports wrapped by the linker in constructors/destructors (guest/src/start.c). Warns only.
+function warnStartFiles(binary) {
+    let mod;
+    try {
+        mod = new WebAssembly.Module(binary);
+    } catch {
+        return; // componentNew reports what is wrong with it
+    }
+    const exps = WebAssembly.Module.exports(mod).map((e) => e.name);
+    const hint = 'link guest/src/start.c and guest/src/realloc.c with -nostartfiles, see ' +
+                 'guest/README.md';
+    if (!exps.includes('cabi_realloc')) {
+        process.stderr.write('build-component: warning: the module exports no cabi_realloc: a ' +
+                             `large heap will overwrite the preview1 adapter's state (${hint})\n`);
+    }
+    const names = WebAssembly.Module.customSections(mod, 'name');
+    if (names.length && Buffer.from(names[0]).includes('.command_export')) {
+        process.stderr.write('build-component: warning: the linker wrapped the exports in ' +
+                             'constructors and destructors: buffered stdio breaks when the host ' +
+                             `returns a list (${hint})\n`);
+    }
+}
+
 async function main() {
     const o = parseArgs(process.argv.slice(2));
     const fs = await importShimFilesystem();
@@ -123,6 +148,7 @@ async function main() {
         pathToFileURL(join(modules, '@bytecodealliance/jco-transpile/dist/wasm-tools.js')).href);
 
     let binary = new Uint8Array(readFileSync(o.module));
+    warnStartFiles(binary);
     let stage;
     try {
         if (o.wit) {
