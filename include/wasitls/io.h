@@ -101,6 +101,8 @@ typedef struct wasitls_bg_writer {
     struct wasitls_bg_writer *prev, *next; /* the registry's */
     bool listed;
 } wasitls_bg_writer;
+/* The object of type `type` whose member `bg` is w. */
+#define WASITLS_BG_OWNER(w, type) ((type *)(void *)((char *)(w)-offsetof(type, bg)))
 void wasitls_bg_writer_add(wasitls_bg_writer *w);
 void wasitls_bg_writer_remove(wasitls_bg_writer *w);
 

@@ -13,7 +13,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,7 @@
 #define PLAIN_ROOM (64 * 1024)  /* what check-write grants at a time */
 #define OUT_HIGH (256 * 1024)   /* records waiting beyond this: check-write says 0 */
 #define CORK_MIN (16 * 1024)    /* a write of more than one record: its records go out together */
-#define CORK_MAX (128 * 1024)   /* ... in sends of at most this much */
+#define CORK_MAX (128 * 1024)   /* ... in sends of at most this much (records are ~16 KiB) */
 
 /* A session a server let us resume, by server name (lower case). Secret: wiped when dropped. */
 typedef struct saved_session {
@@ -363,7 +362,7 @@ static bool io_push(void *ctx, const uint8_t *buf, size_t len)
 {
     wasitls_tls_conn *c = ctx;
     if (c->q_len && (!c->corked || c->q_len + len > CORK_MAX)) drain_out(c);
-    if (!c->q_len && (!c->corked || len > CORK_MAX)) {
+    if (!c->q_len && !c->corked) {
         size_t k = send_now(c, buf, len);
         buf += k;
         len -= k;
@@ -379,14 +378,14 @@ static bool io_push(void *ctx, const uint8_t *buf, size_t len)
 
 static bool conn_bg_progress(wasitls_bg_writer *w)
 {
-    wasitls_tls_conn *c = (wasitls_tls_conn *)((char *)w - offsetof(wasitls_tls_conn, bg));
+    wasitls_tls_conn *c = WASITLS_BG_OWNER(w, wasitls_tls_conn);
     drain_out(c);
     return c->q_len == 0 || c->wr_code;
 }
 
 static void conn_bg_wait_on(wasitls_bg_writer *w, wasitls_waitset *ws)
 {
-    wasitls_tls_conn *c = (wasitls_tls_conn *)((char *)w - offsetof(wasitls_tls_conn, bg));
+    wasitls_tls_conn *c = WASITLS_BG_OWNER(w, wasitls_tls_conn);
     c->tout->ops->wait_on(c->tout, ws);
 }
 

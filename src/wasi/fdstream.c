@@ -17,7 +17,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -211,38 +210,34 @@ static ssize_t fdo_push(fd_ostream *s, const uint8_t *p, size_t n)
     return (ssize_t)done;
 }
 
-static void fdo_drain(fd_ostream *s)
+/* Pushes buffered bytes as far as the fd takes them; true when none is left to push (drained,
+ * or the stream failed), and the stream is then no background writer any more. */
+static bool fdo_drain(fd_ostream *s)
 {
-    if (s->state != S_OPEN || s->len == 0) {
-        wasitls_bg_writer_remove(&s->bg);
-        return;
+    ssize_t w = s->state == S_OPEN && s->len ? fdo_push(s, s->buf + s->off, s->len) : 0;
+    if (w > 0) {
+        s->off += (size_t)w;
+        s->len -= (size_t)w;
+        if (s->len == 0) {
+            s->off = 0;
+            s->flushing = false;
+        }
     }
-    ssize_t w = fdo_push(s, s->buf + s->off, s->len);
-    if (w < 0) {
-        wasitls_bg_writer_remove(&s->bg);
-        return;
-    }
-    s->off += (size_t)w;
-    s->len -= (size_t)w;
-    if (s->len == 0) {
-        s->off = 0;
-        s->flushing = false;
-        wasitls_bg_writer_remove(&s->bg);
-    }
+    bool done = s->state != S_OPEN || s->len == 0;
+    if (done) wasitls_bg_writer_remove(&s->bg);
+    return done;
 }
 
 static bool fdo_bg_progress(wasitls_bg_writer *w)
 {
-    fd_ostream *s = (fd_ostream *)((char *)w - offsetof(fd_ostream, bg));
-    fdo_drain(s);
-    return s->state != S_OPEN || s->len == 0;
+    return fdo_drain(WASITLS_BG_OWNER(w, fd_ostream));
 }
 
 static void fdo_wait_on(wasitls_ostream *base, wasitls_waitset *ws);
 
 static void fdo_bg_wait_on(wasitls_bg_writer *w, wasitls_waitset *ws)
 {
-    fdo_wait_on((wasitls_ostream *)((char *)w - offsetof(fd_ostream, bg)), ws);
+    fdo_wait_on(&WASITLS_BG_OWNER(w, fd_ostream)->base, ws);
 }
 
 static int64_t fdo_status(fd_ostream *s, wasitls_ioerr **err)

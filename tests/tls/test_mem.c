@@ -326,6 +326,19 @@ static int t_flush(const char *be)
     return 0;
 }
 
+/* The end of a transfer case: the server got all want bytes as they were sent; frees it all. */
+static int transfer_done(memlink *m, wasitls_ostream *out, uint8_t *data, uint8_t *back, size_t got,
+                         size_t want)
+{
+    CHECKF(got == want, "%zu of %zu", got, want);
+    CHECK(memcmp(data, back, want) == 0);
+    free(data);
+    free(back);
+    CHECK_OK(wasitls_ostream_free(out));
+    ml_close(m);
+    return 0;
+}
+
 /* A write of several records reaches the underlying stream as one write while it has room,
  * and in order, in as many writes as it takes, when it has not. */
 static int t_coalesce(const char *be)
@@ -368,14 +381,8 @@ static int t_coalesce(const char *be)
         got += ml_server_read(&m, back + got, cap - got, &end);
         (void)out->ops->check_write(out, &e); /* makes progress */
     }
-    CHECKF(got == total, "%zu of %zu", got, total);
-    CHECK(memcmp(data, back, total) == 0);
     CHECK(m.c2s->writes - before > 3 * 65536 / 1000);
-    free(data);
-    free(back);
-    CHECK_OK(wasitls_ostream_free(out));
-    ml_close(&m);
-    return 0;
+    return transfer_done(&m, out, data, back, got, total);
 }
 
 /* n bytes of a pattern that repeats rarely (k varies it), for transfers checked at the end. */
@@ -420,13 +427,7 @@ static int t_backpressure(const char *be)
         got += ml_server_read(&m, back + got, total - got, &end);
         (void)out->ops->check_write(out, &e);
     }
-    CHECKF(got == total, "%zu of %zu", got, total);
-    CHECK(memcmp(data, back, total) == 0);
-    free(data);
-    free(back);
-    CHECK_OK(wasitls_ostream_free(out));
-    ml_close(&m);
-    return 0;
+    return transfer_done(&m, out, data, back, got, total);
 }
 
 /* Records the connection queued go out while the application waits on something else (here a
@@ -454,13 +455,7 @@ static int t_background(const char *be)
         CHECK_OK(wasitls_pollable_block(d));
         wasitls_pollable_free(d);
     }
-    CHECKF(got == sent, "%zu of %zu", got, sent);
-    CHECK(memcmp(data, back, sent) == 0);
-    free(data);
-    free(back);
-    CHECK_OK(wasitls_ostream_free(out));
-    ml_close(&m);
-    return 0;
+    return transfer_done(&m, out, data, back, got, sent);
 }
 
 static int t_close_output(const char *be)
