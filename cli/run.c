@@ -135,6 +135,20 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The usage error of a --tls-* file option given a directory. */
+static int not_pem(const char *opt, const char *path)
+{
+    fprintf(stderr, "error: %s %s: is a directory, not a PEM file\n", opt, path);
+    fprintf(stderr, "(see `wasitls run --help`)\n");
+    return 2;
+}
+
 /* Edit distance, for "did you mean". */
 static size_t distance(const char *a, const char *b)
 {
@@ -338,9 +352,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
             if (!*val) return usage_error("%s needs a directory", "--cache-dir");
             o->cache_dir = val;
         } else if (strcmp(name, "--tls-ca") == 0) {
-            struct stat st;
-            if (stat(val, &st) == 0 && S_ISDIR(st.st_mode))
-                return usage_error("--tls-ca %s: is a directory, not a PEM file", val);
+            if (is_dir(val)) return not_pem(name, val);
             oom = push(&o->cas, &o->ncas, val);
         } else if (strcmp(name, "--tls-client-cert") == 0 ||
                    strcmp(name, "--tls-client-key") == 0) {
@@ -348,12 +360,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 strcmp(name, "--tls-client-cert") == 0 ? &o->client_cert : &o->client_key;
             if (!*val) return usage_error("%s needs a file", name);
             if (*slot) return usage_error("%s is given twice (one file each)", name);
-            struct stat st;
-            if (stat(val, &st) == 0 && S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "error: %s %s: is a directory, not a PEM file\n", name, val);
-                fprintf(stderr, "(see `wasitls run --help`)\n");
-                return 2;
-            }
+            if (is_dir(val)) return not_pem(name, val);
             *slot = val;
         } else if (strcmp(name, "--tls-backend") == 0) {
             if (set_backend(o, val)) return 2;
