@@ -16,8 +16,9 @@ __attribute__((used)) static const char *const need_start = &wasitls__start_link
 
 static void *realloc_target;
 static size_t realloc_target_cap;
-/* Returned for zero-byte allocations: non-null and aligned for any type, never freed. */
-static _Alignas(16) unsigned char empty_alloc[16];
+/* realloc.c */
+extern unsigned char wasitls__cabi_empty[16];
+void *wasitls__cabi_alloc(void *ptr, size_t align, size_t size);
 
 void wasitls__realloc_target(void *buf, size_t cap)
 {
@@ -35,22 +36,14 @@ __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_
     if (ptr == NULL && realloc_target != NULL && align == 1 && new_size <= realloc_target_cap) {
         void *p = realloc_target;
         realloc_target = NULL;
-        return new_size ? p : empty_alloc;
+        return new_size ? p : wasitls__cabi_empty;
     }
-    if (new_size == 0) {
-        if (ptr != NULL && ptr != empty_alloc) free(ptr);
-        return empty_alloc;
-    }
-    if (align > 16) /* malloc aligns to 16; the canonical ABI never asks for more */
-        abort();
-    void *p = realloc(ptr == empty_alloc ? NULL : ptr, new_size);
-    if (p == NULL) abort(); /* the host cannot be told "no": trapping is the defined outcome */
-    return p;
+    return wasitls__cabi_alloc(ptr, align, new_size);
 }
 
 void wasitls__free_list(struct wit_list *l)
 {
-    if (l->ptr != NULL && l->ptr != empty_alloc && l->len != 0) free(l->ptr);
+    if (l->ptr != NULL && l->ptr != wasitls__cabi_empty && l->len != 0) free(l->ptr);
     l->ptr = NULL;
     l->len = 0;
 }
