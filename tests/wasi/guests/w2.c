@@ -6,17 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The host allocates returned lists and strings in our memory through this. */
-__attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *ptr, size_t old_size,
-                                                                size_t align, size_t new_size)
-{
-    static _Alignas(16) unsigned char empty[16];
-    (void)old_size;
-    (void)align;
-    if (new_size == 0) return empty;
-    if (ptr == empty) ptr = NULL;
-    return realloc(ptr, new_size);
-}
+/* The host allocates returned lists and strings in our memory through the cabi_realloc that
+ * wasitls_add_guest links into every guest (guest/src/realloc.c). */
 
 const char *w2_sock_error_name(int code)
 {
